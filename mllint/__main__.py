@@ -1,0 +1,6 @@
+"""``python -m mllint``."""
+
+from mllint.cli import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,530 @@
+"""Lint and fix ONE source string.
+
+parse -> semantic model (statements only) -> one read-only traversal dispatching each node to
+the rules that handle its type -> positions for reported nodes only -> suppression comments ->
+(with fixing) apply non-overlapping fixes, re-parse, repeat until nothing changes (bounded).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import libcst as cst
+
+from mllint.diagnostics import FileResult, FixInfo, TextEdit, Violation
+from mllint.positions import LineIndex, node_offsets, trim_range
+from mllint.rule import Fix, FixSafety, RawViolation, Rule
+from mllint.semantics.context import FileContext, FileFacts, ImportPlan
+from mllint.semantics.cstutil import comments_in
+from mllint.semantics.scopes import build_model
+from mllint.semantics.walk import _fields_of
+
+MAX_FIX_PASSES = 10
+SYNTAX_ERROR_CODE = "ML000"
+SYNTAX_ERROR_NAME = "syntax-error"
+
+_NOQA_RE = re.compile(
+    r"#\s*noqa(?::[\s]?(?P<codes>[A-Z][0-9]+(?:[,\s]+[A-Z][0-9]+)*))?(?![:\w])|#\s*noqa\b",
+    re.IGNORECASE,
+)
+_MLLINT_IGNORE_RE = re.compile(r"#\s*mllint:\s*ignore\[(?P<items>[^\]]*)\]")
+
+
+@dataclass(frozen=True)
+class EnabledRule:
+    rule: type[Rule]
+    options: Mapping[str, Any]
+
+
+@dataclass
+class LintRequest:
+    rules: Sequence[EnabledRule]
+    facts: FileFacts
+    #: None: report only; "safe" or "unsafe": apply fixes up to that safety
+    fix: str | None = None
+    #: codes whose fixes may be applied (None = all)
+    fixable: frozenset[str] | None = None
+    #: compute the edits of every fix for the report (JSON needs them)
+    want_edits: bool = True
+
+
+@dataclass
+class _Edit:
+    start: int
+    end: int
+    text: str
+
+
+@dataclass
+class _Finding:
+    raw: RawViolation
+    start: int
+    end: int
+    edits: list[_Edit] | None = None
+    fix_error: bool = False
+
+
+@dataclass
+class _PassResult:
+    findings: list[_Finding] = field(default_factory=list)
+    syntax_error: Violation | None = None
+
+
+class SourceError(Exception):
+    """The source cannot be handled (reported as ML000)."""
+
+
+def rules_for(source: str, facts: FileFacts, rules: Iterable[EnabledRule]) -> list[EnabledRule]:
+    """The pre-scan: rules that can possibly fire on this source text."""
+    base = facts.path.rsplit("/", 1)[-1]
+    out: list[EnabledRule] = []
+    for er in rules:
+        r = er.rule
+        if r.requires_filename is not None and base != r.requires_filename:
+            continue
+        if r.requires_text and not any(t in source for t in r.requires_text):
+            continue
+        out.append(er)
+    return out
+
+
+def lint_source(source: str, request: LintRequest) -> FileResult:
+    """Check (and with ``request.fix`` fix) one module's source."""
+    filename = request.facts.path
+    result = FileResult(filename)
+    current = source
+    applied: dict[str, int] = {}
+    failed_fixes: set[tuple[str, int, str]] = set()
+    passes = 0
+    while True:
+        active = rules_for(current, request.facts, request.rules)
+        pr = _lint_pass(current, request, active, want_edits=request.want_edits or bool(request.fix))
+        if pr.syntax_error is not None or not request.fix or passes >= MAX_FIX_PASSES:
+            break
+        candidates = [
+            f
+            for f in pr.findings
+            if f.edits is not None
+            and f.raw.fix is not None
+            and _allowed(f.raw.fix.safety, request.fix)
+            and (request.fixable is None or f.raw.code in request.fixable)
+            and (f.raw.code, f.start, f.raw.message) not in failed_fixes
+        ]
+        if not candidates:
+            break
+        new_source, used = _apply_fixes(current, candidates, failed_fixes)
+        if new_source == current:
+            break
+        for f in used:
+            applied[f.raw.code] = applied.get(f.raw.code, 0) + 1
+        current = new_source
+        passes += 1
+    index = LineIndex(current)
+    if pr.syntax_error is not None:
+        if current != source:  # pragma: no cover - fixes are verified before acceptance
+            current = source
+        result.violations = [pr.syntax_error]
+    else:
+        result.violations = [_to_violation(f, index, filename) for f in pr.findings]
+        result.violations.sort(key=lambda v: (v.line, v.column, v.code))
+    if current != source:
+        result.fixed_source = current
+        result.changed = True
+    result.fixes_applied = applied
+    return result
+
+
+def _allowed(safety: FixSafety, mode: str) -> bool:
+    if safety is FixSafety.SAFE:
+        return True
+    return safety is FixSafety.UNSAFE and mode == "unsafe"
+
+
+def parse(source: str) -> cst.Module:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return cst.parse_module(source)
+
+
+def syntax_error_violation(source: str, filename: str, exc: Exception) -> Violation:
+    line, col, msg = 1, 1, str(exc)
+    if isinstance(exc, cst.ParserSyntaxError):
+        line, col = exc.raw_line, exc.raw_column + 1
+        msg = exc.message
+    elif isinstance(exc, SyntaxError):
+        line, col = exc.lineno or 1, (exc.offset or 1)
+        msg = exc.msg
+    elif isinstance(exc, RecursionError):
+        msg = "the file is nested too deeply to analyse"
+    msg = " ".join(msg.split())
+    index = LineIndex(source)
+    return Violation(
+        SYNTAX_ERROR_CODE,
+        SYNTAX_ERROR_NAME,
+        f"SyntaxError: {msg}",
+        filename,
+        line,
+        col,
+        line,
+        col,
+        None,
+        index.line_text(line),
+    )
+
+
+def _lint_pass(
+    source: str, request: LintRequest, active: list[EnabledRule], want_edits: bool
+) -> _PassResult:
+    out = _PassResult()
+    facts = request.facts
+    if not active:
+        # Nothing can fire: skip libcst entirely, but still report syntax errors.
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ast.parse(source)
+        except (SyntaxError, ValueError) as exc:
+            out.syntax_error = syntax_error_violation(source, facts.path, exc)
+        except RecursionError as exc:
+            out.syntax_error = syntax_error_violation(source, facts.path, exc)
+        return out
+    try:
+        module = parse(source)
+    except (cst.ParserSyntaxError, RecursionError, ValueError) as exc:
+        out.syntax_error = syntax_error_violation(source, facts.path, exc)
+        return out
+    try:
+        raw = run_rules(module, source, facts, active)
+    except RecursionError as exc:
+        out.syntax_error = syntax_error_violation(source, facts.path, exc)
+        return out
+    if not raw:
+        return out
+    findings = _position_and_suppress(module, source, raw)
+    if want_edits:
+        _compute_edits(module, source, findings)
+    out.findings = findings
+    return out
+
+
+def run_rules(
+    module: cst.Module, source: str, facts: FileFacts, active: Sequence[EnabledRule]
+) -> list[RawViolation]:
+    model = build_model(module, facts.package, source)
+    ctx = FileContext(module, source, model, facts)
+    instances = [er.rule(ctx, er.options) for er in active]
+    visit: dict[str, list[Callable[[Any], Any]]] = {}
+    leave: dict[str, list[Callable[[Any], Any]]] = {}
+    for inst in instances:
+        for meth in type(inst).handled_methods():
+            kind, _, typename = meth.partition("_")
+            table = visit if kind == "visit" else leave
+            table.setdefault(typename, []).append(getattr(inst, meth))
+    visit_t = {getattr(cst, k): v for k, v in visit.items() if hasattr(cst, k)}
+    leave_t = {getattr(cst, k): v for k, v in leave.items() if hasattr(cst, k)}
+    _walk(module, ctx, visit_t, leave_t)
+    raw: list[RawViolation] = []
+    for inst in instances:
+        inst.finish()
+        raw.extend(inst.violations)
+    return raw
+
+
+_CSTNode = cst.CSTNode
+
+
+def _walk(
+    root: cst.CSTNode,
+    ctx: FileContext,
+    visit: Mapping[type, list[Callable[[Any], Any]]],
+    leave: Mapping[type, list[Callable[[Any], Any]]],
+) -> None:
+    enter = ctx.enter
+    exit_ = ctx.leave
+    limit = sys.getrecursionlimit()
+    if limit < 20000:
+        sys.setrecursionlimit(20000)
+
+    def walk(node: cst.CSTNode) -> None:
+        t = type(node)
+        enter(node)
+        fs = visit.get(t)
+        if fs is not None:
+            for f in fs:
+                f(node)
+        for name in _fields_of(t):
+            value = getattr(node, name)
+            if isinstance(value, _CSTNode):
+                walk(value)
+            elif type(value) is tuple or type(value) is list:
+                for item in value:
+                    if isinstance(item, _CSTNode):
+                        walk(item)
+        fs = leave.get(t)
+        if fs is not None:
+            for f in fs:
+                f(node)
+        exit_(node)
+
+    walk(root)
+
+
+# -- positions and suppressions ------------------------------------------------------------
+
+
+def _position_and_suppress(
+    module: cst.Module, source: str, raw: list[RawViolation]
+) -> list[_Finding]:
+    offsets = node_offsets(module, [r.node for r in raw])
+    index = LineIndex(source)
+    seen: set[tuple[str, int, int]] = set()
+    findings: list[_Finding] = []
+    for r in raw:
+        rng = offsets.get(id(r.node))
+        if rng is None:  # pragma: no cover - a rule reported a node not in this module
+            continue
+        start, end = trim_range(source, *rng)
+        key = (r.code, start, end)
+        if key in seen:
+            continue  # one finding per rule per node
+        seen.add(key)
+        line, _ = index.position(start)
+        if is_suppressed(index.line_text(line), r.code, r.name):
+            continue
+        findings.append(_Finding(r, start, end))
+    return findings
+
+
+def parse_noqa(line: str) -> tuple[bool, set[str]] | None:
+    """None: no suppression; (True, _): blanket ``# noqa``; (False, items): codes/names."""
+    items: set[str] = set()
+    blanket = False
+    found = False
+    if "noqa" in line.lower():
+        for m in _NOQA_RE.finditer(line):
+            found = True
+            codes = m.group("codes") if m.lastindex else None
+            if codes:
+                items.update(c.upper() for c in re.split(r"[,\s]+", codes) if c)
+            else:
+                blanket = True
+    if "mllint" in line:
+        for m in _MLLINT_IGNORE_RE.finditer(line):
+            found = True
+            items.update(x.strip() for x in m.group("items").split(",") if x.strip())
+    if not found:
+        return None
+    return blanket, items
+
+
+def is_suppressed(line: str, code: str, name: str) -> bool:
+    parsed = parse_noqa(line)
+    if parsed is None:
+        return False
+    blanket, items = parsed
+    if blanket:
+        return True
+    return any(item == name or item.upper() == code or (item.upper().startswith("ML") and code.startswith(item.upper())) for item in items)
+
+
+# -- fixes -----------------------------------------------------------------------------------
+
+
+def _compute_edits(module: cst.Module, source: str, findings: list[_Finding]) -> None:
+    """Turn each finding's Fix into text edits (skipping fixes that cannot be expressed)."""
+    nodes: list[cst.CSTNode] = []
+    for f in findings:
+        fix = f.raw.fix
+        if fix is None:
+            continue
+        nodes.extend(old for old, _ in fix.replacements)
+        nodes.extend(p.anchor for p in fix.imports if p.anchor is not None)
+        if any(p.before_first and p.statement for p in fix.imports) and module.body:
+            nodes.append(module.body[0])
+    if not nodes:
+        return
+    offsets = node_offsets(module, nodes)
+    newline = module.default_newline
+    for f in findings:
+        fix = f.raw.fix
+        if fix is None:
+            continue
+        try:
+            f.edits = _fix_edits(module, source, fix, offsets, newline)
+        except Exception:
+            f.edits = None
+            f.fix_error = True
+
+
+def _fix_edits(
+    module: cst.Module,
+    source: str,
+    fix: Fix,
+    offsets: Mapping[int, tuple[int, int]],
+    newline: str,
+) -> list[_Edit] | None:
+    edits: list[_Edit] = []
+    for old, new in fix.replacements:
+        rng = offsets.get(id(old))
+        if rng is None:
+            return None
+        start, end = rng
+        if isinstance(new, str):
+            text = new if "\r" in new or newline == "\n" else new.replace("\n", newline)
+        else:
+            text = module.code_for_node(new)
+        old_text = source[start:end]
+        if "#" in old_text:
+            new_comments = comments_in(text)
+            if any(c not in new_comments for c in comments_in(old_text)):
+                return None  # a fix never deletes a comment: leave it to the user
+        # minimise the edit: drop the common prefix and suffix
+        p = 0
+        limit = min(len(old_text), len(text))
+        while p < limit and old_text[p] == text[p]:
+            p += 1
+        s = 0
+        while s < limit - p and old_text[len(old_text) - 1 - s] == text[len(text) - 1 - s]:
+            s += 1
+        edits.append(_Edit(start + p, end - s, text[p : len(text) - s]))
+    for plan in fix.imports:
+        e = _import_edit(module, source, plan, offsets, newline)
+        if e is not None:
+            edits.append(e)
+    return edits
+
+
+def _import_edit(
+    module: cst.Module,
+    source: str,
+    plan: ImportPlan,
+    offsets: Mapping[int, tuple[int, int]],
+    newline: str,
+) -> _Edit | None:
+    if plan.statement is None:
+        return None
+    if plan.anchor is not None:
+        rng = offsets.get(id(plan.anchor))
+        if rng is None:
+            raise ValueError("import anchor not found")
+        at = rng[1]
+        # the anchor's code ends with its newline; a file ending without one needs one first
+        prefix = "" if source[:at].endswith(("\n", "\r")) else newline
+        return _Edit(at, at, prefix + plan.statement + newline)
+    if not module.body:
+        return _Edit(0, 0, plan.statement + newline)
+    rng = offsets.get(id(module.body[0]))
+    if rng is None:
+        raise ValueError("import anchor not found")
+    at = trim_range(source, *rng)[0]
+    # keep the first statement's own leading comments below the new import
+    return _Edit(at, at, plan.statement + newline + newline)
+
+
+def _apply_fixes(
+    source: str, candidates: list[_Finding], failed: set[tuple[str, int, str]]
+) -> tuple[str, list[_Finding]]:
+    """Apply every non-overlapping fix; fixes that overlap an accepted one wait for the next
+    pass. A combination that does not parse is retried fix by fix."""
+    accepted: list[_Finding] = []
+    taken: list[tuple[int, int]] = []
+    inserts: set[tuple[int, str]] = set()
+    for f in sorted(candidates, key=lambda f: (f.start, f.raw.code)):
+        edits = f.edits or []
+        if not edits:
+            continue
+        ok = True
+        for e in edits:
+            if e.start == e.end and (e.start, e.text) in inserts:
+                continue  # the same import added by another fix in this pass
+            for s, t in taken:
+                if e.start < t and s < e.end:
+                    ok = False
+                if e.start == e.end and s < e.start < t:
+                    ok = False
+                if s == t and e.start < s < e.end:
+                    ok = False
+        if not ok:
+            continue
+        accepted.append(f)
+        for e in edits:
+            if e.start == e.end:
+                inserts.add((e.start, e.text))
+            else:
+                taken.append((e.start, e.end))
+    if not accepted:
+        return source, []
+    new = _apply_edits(source, accepted)
+    if _parses(new):
+        return new, accepted
+    # find the culprits one by one
+    good: list[_Finding] = []
+    for f in accepted:
+        trial = _apply_edits(source, [*good, f])
+        if _parses(trial):
+            good.append(f)
+        else:
+            failed.add((f.raw.code, f.start, f.raw.message))
+    if not good:
+        return source, []
+    return _apply_edits(source, good), good
+
+
+def _apply_edits(source: str, findings: Sequence[_Finding]) -> str:
+    edits: dict[tuple[int, int, str], _Edit] = {}
+    for f in findings:
+        for e in f.edits or []:
+            edits[(e.start, e.end, e.text)] = e
+    ordered = sorted(edits.values(), key=lambda e: (e.start, e.end, e.text))
+    out: list[str] = []
+    pos = 0
+    for e in ordered:
+        if e.start < pos:  # pragma: no cover - overlap was excluded
+            continue
+        out.append(source[pos : e.start])
+        out.append(e.text)
+        pos = e.end
+    out.append(source[pos:])
+    return "".join(out)
+
+
+def _parses(source: str) -> bool:
+    try:
+        parse(source)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(source)
+    except Exception:
+        return False
+    return True
+
+
+def _to_violation(f: _Finding, index: LineIndex, filename: str) -> Violation:
+    line, col = index.position(f.start)
+    end_line, end_col = index.position(f.end)
+    fix_info = None
+    if f.raw.fix is not None and f.edits:
+        fix_info = FixInfo(
+            f.raw.fix.safety.value,
+            tuple(
+                TextEdit(e.text, *index.position(e.start), *index.position(e.end)) for e in f.edits
+            ),
+        )
+    return Violation(
+        f.raw.code,
+        f.raw.name,
+        f.raw.message,
+        filename,
+        line,
+        col,
+        end_line,
+        end_col,
+        fix_info,
+        index.line_text(line),
+    )

@@ -1,0 +1,272 @@
+"""The rule API: :class:`Rule`, :class:`Fix`, :class:`Option` and the rule registry.
+
+A rule is a libcst ``BatchableCSTVisitor``: it defines ``visit_<Node>`` / ``leave_<Node>``
+methods and calls :meth:`Rule.report`. The engine runs every enabled rule in ONE read-only
+traversal per file (see :mod:`mllint.engine`); rules never walk the tree themselves and never
+re-implement name resolution: they ask ``self.ctx`` (a :class:`mllint.semantics.FileContext`).
+
+Rule metadata are class attributes; the class docstring is the rule's documentation and is
+rendered into ``docs/rules/<CODE>.md`` and ``mllint explain``. Its sections are, in order::
+
+    What it does / Why is this bad? / Example / Use instead / Fix safety
+
+Rules are found by importing every module under :mod:`mllint.rules` and every entry point in
+the ``mllint.rules`` group (a module or a Rule subclass), so a team can ship its own rule pack.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib
+import pkgutil
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import libcst as cst
+
+if TYPE_CHECKING:
+    from mllint.semantics.context import FileContext, ImportPlan
+
+CODE_RE = re.compile(r"^ML\d{3}$")
+NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+
+class FixSafety(str, enum.Enum):
+    """How a rule's fix may be applied (RULES.md §0.2)."""
+
+    SAFE = "safe"
+    UNSAFE = "unsafe"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class Option:
+    """A rule option, configured under ``[tool.mllint.<rule-name>]``."""
+
+    name: str
+    kind: str  # one of: "str", "bool", "int", "float", "list[str]", "regex", "dict[str,str]"
+    default: Any
+    help: str
+
+    def validate(self, value: Any) -> Any:
+        """Return the value converted to its Python type, or raise ``ValueError``."""
+        kind = self.kind
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+        elif kind == "int":
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+        elif kind == "float":
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return float(value)
+        elif kind in ("str", "regex"):
+            if isinstance(value, str):
+                if kind == "regex":
+                    try:
+                        re.compile(value)
+                    except re.error as exc:
+                        raise ValueError(f"is not a valid regular expression ({exc})") from None
+                return value
+        elif kind == "list[str]":
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                return tuple(value)
+        elif kind == "dict[str,str]":
+            if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+                return dict(value)
+        else:  # pragma: no cover - programming error in a rule
+            raise AssertionError(f"unknown option kind {kind!r}")
+        raise ValueError(f"must be of type {kind}, got {type(value).__name__} {value!r}")
+
+
+@dataclass
+class Fix:
+    """A fix: node replacements plus import side-edits, applied together or not at all.
+
+    ``replacements`` maps an existing node of the parsed module to its replacement, either a
+    new libcst node or literal source text. ``imports`` are :class:`ImportPlan` objects obtained
+    from ``ctx.import_name(...)``; the engine inserts the ones that need an import statement.
+    """
+
+    safety: FixSafety
+    replacements: list[tuple[cst.CSTNode, cst.CSTNode | str]] = field(default_factory=list)
+    imports: list[ImportPlan] = field(default_factory=list)
+
+    def replace(self, old: cst.CSTNode, new: cst.CSTNode | str) -> Fix:
+        self.replacements.append((old, new))
+        return self
+
+
+@dataclass
+class RawViolation:
+    """What a rule reports: the node, the message and an optional fix (positions come later)."""
+
+    code: str
+    name: str
+    node: cst.CSTNode
+    message: str
+    fix: Fix | None
+
+
+class Rule(cst.BatchableCSTVisitor):
+    """Base class of every mllint rule. Subclasses set the class attributes below."""
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    default_enabled: ClassVar[bool] = True
+    #: the fix classes this rule can produce (empty = report only)
+    fix_safety: ClassVar[tuple[FixSafety, ...]] = ()
+    options: ClassVar[tuple[Option, ...]] = ()
+    #: pre-scan: the rule can only fire when the source contains at least one of these strings
+    #: (empty = no text requirement). Keep them necessary, never merely likely.
+    requires_text: ClassVar[tuple[str, ...]] = ()
+    #: pre-scan: only files with exactly this base name (e.g. ``__init__.py``)
+    requires_filename: ClassVar[str | None] = None
+    #: RULES.md tier and the rule's band directory, for the docs
+    tier: ClassVar[int] = 2
+
+    _dispatch_cache: ClassVar[dict[type, dict[str, tuple[str, ...]]]] = {}
+
+    def __init__(self, ctx: FileContext, options: Mapping[str, Any]) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.opts = options
+        self.violations: list[RawViolation] = []
+
+    # -- reporting -----------------------------------------------------------------------
+    def report(self, node: cst.CSTNode, message: str, fix: Fix | None = None) -> None:
+        self.violations.append(RawViolation(self.code, self.name, node, message, fix))
+
+    def option(self, name: str) -> Any:
+        return self.opts[name]
+
+    # -- dispatch (class-level cache instead of libcst's per-instance inspection) ---------
+    @classmethod
+    def handled_methods(cls) -> dict[str, tuple[str, ...]]:
+        """``{"visit_Call": ("visit_Call",), ...}``: this class's non-stub visitor methods."""
+        cached = Rule._dispatch_cache.get(cls)
+        if cached is None:
+            cached = {}
+            for attr in dir(cls):
+                if not (attr.startswith("visit_") or attr.startswith("leave_")):
+                    continue
+                func = getattr(cls, attr, None)
+                if func is None or getattr(func, "_is_no_op", False):
+                    continue
+                if attr.count("_") != 1:  # visit_Node_attribute forms are not supported
+                    continue
+                cached[attr] = (attr,)
+            Rule._dispatch_cache[cls] = cached
+        return cached
+
+    def finish(self) -> None:
+        """Called once after the traversal (for rules that collect first and judge later)."""
+
+    @classmethod
+    def documentation(cls) -> str:
+        import inspect
+
+        return inspect.cleandoc(cls.__doc__ or "")
+
+    @classmethod
+    def fix_label(cls) -> str:
+        if not cls.fix_safety:
+            return "none"
+        return " / ".join(s.value for s in cls.fix_safety)
+
+
+# -- registry ----------------------------------------------------------------------------
+
+
+class RegistryError(Exception):
+    pass
+
+
+_REGISTRY: dict[str, type[Rule]] | None = None
+
+
+def _collect_from_module(module: Any, found: dict[str, type[Rule]]) -> None:
+    for value in vars(module).values():
+        if (
+            isinstance(value, type)
+            and issubclass(value, Rule)
+            and value is not Rule
+            and getattr(value, "code", None)
+            and value.__module__ == module.__name__
+        ):
+            _add(value, found)
+
+
+def _add(rule: type[Rule], found: dict[str, type[Rule]]) -> None:
+    if not CODE_RE.match(rule.code):
+        raise RegistryError(f"rule {rule.__qualname__}: code {rule.code!r} is not of the form ML123")
+    if not NAME_RE.match(rule.name):
+        raise RegistryError(f"rule {rule.code}: name {rule.name!r} is not kebab-case")
+    other = found.get(rule.code)
+    if other is not None and other is not rule:
+        raise RegistryError(
+            f"rule code {rule.code} is defined twice ({other.__module__} and {rule.__module__})"
+        )
+    found[rule.code] = rule
+
+
+def _walk_package(package_name: str, found: dict[str, type[Rule]]) -> None:
+    package = importlib.import_module(package_name)
+    for info in pkgutil.walk_packages(package.__path__, package_name + "."):
+        module = importlib.import_module(info.name)
+        _collect_from_module(module, found)
+
+
+def _load_entry_points(found: dict[str, type[Rule]]) -> None:
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="mllint.rules"):
+        try:
+            obj = ep.load()
+        except Exception as exc:  # a broken third-party pack must not kill the run
+            raise RegistryError(f"cannot load rule pack {ep.name!r} ({ep.value}): {exc}") from exc
+        if isinstance(obj, type) and issubclass(obj, Rule):
+            _add(obj, found)
+        else:
+            _collect_from_module(obj, found)
+
+
+def all_rules() -> dict[str, type[Rule]]:
+    """Every known rule, built-in and from entry points, keyed by code, sorted by code."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        found: dict[str, type[Rule]] = {}
+        _walk_package("mllint.rules", found)
+        _load_entry_points(found)
+        _REGISTRY = dict(sorted(found.items()))
+    return _REGISTRY
+
+
+def rule_by_name() -> dict[str, type[Rule]]:
+    return {r.name: r for r in all_rules().values()}
+
+
+def resolve_selector(selector: str, rules: Mapping[str, type[Rule]] | None = None) -> list[str]:
+    """Codes matched by a selector: a code (``ML101``), a prefix (``ML1``, ``ML``, ``ALL``) or a
+    rule name (``float-equality``). Raise ``KeyError`` for a selector that matches nothing."""
+    rules = all_rules() if rules is None else rules
+    sel = selector.strip()
+    if sel.upper() == "ALL":
+        return list(rules)
+    if sel.upper().startswith("ML"):
+        up = sel.upper()
+        codes = [c for c in rules if c.startswith(up)]
+        if codes:
+            return codes
+        raise KeyError(selector)
+    for rule in rules.values():
+        if rule.name == sel:
+            return [rule.code]
+    raise KeyError(selector)
+
+
+RuleFactory = Callable[["FileContext", Mapping[str, Any]], Rule]
+Codes = Sequence[str]
