@@ -30,7 +30,7 @@ SYNTAX_ERROR_CODE = "ML000"
 SYNTAX_ERROR_NAME = "syntax-error"
 
 _NOQA_RE = re.compile(
-    r"#\s*noqa(?::[\s]?(?P<codes>[A-Z][0-9]+(?:[,\s]+[A-Z][0-9]+)*))?(?![:\w])|#\s*noqa\b",
+    r"#\s*noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?(?![:\w])|#\s*noqa\b",
     re.IGNORECASE,
 )
 _MLLINT_IGNORE_RE = re.compile(r"#\s*mllint:\s*ignore\[(?P<items>[^\]]*)\]")
@@ -52,6 +52,8 @@ class LintRequest:
     fixable: frozenset[str] | None = None
     #: compute the edits of every fix for the report (JSON needs them)
     want_edits: bool = True
+    #: the file name findings are reported under (default: ``facts.path``)
+    display: str | None = None
 
 
 @dataclass
@@ -96,7 +98,7 @@ def rules_for(source: str, facts: FileFacts, rules: Iterable[EnabledRule]) -> li
 
 def lint_source(source: str, request: LintRequest) -> FileResult:
     """Check (and with ``request.fix`` fix) one module's source."""
-    filename = request.facts.path
+    filename = request.display or request.facts.path
     result = FileResult(filename)
     current = source
     applied: dict[str, int] = {}
@@ -104,7 +106,9 @@ def lint_source(source: str, request: LintRequest) -> FileResult:
     passes = 0
     while True:
         active = rules_for(current, request.facts, request.rules)
-        pr = _lint_pass(current, request, active, want_edits=request.want_edits or bool(request.fix))
+        pr = _lint_pass(
+            current, request, active, filename, want_edits=request.want_edits or bool(request.fix)
+        )
         if pr.syntax_error is not None or not request.fix or passes >= MAX_FIX_PASSES:
             break
         candidates = [
@@ -179,7 +183,11 @@ def syntax_error_violation(source: str, filename: str, exc: Exception) -> Violat
 
 
 def _lint_pass(
-    source: str, request: LintRequest, active: list[EnabledRule], want_edits: bool
+    source: str,
+    request: LintRequest,
+    active: list[EnabledRule],
+    filename: str,
+    want_edits: bool,
 ) -> _PassResult:
     out = _PassResult()
     facts = request.facts
@@ -190,19 +198,19 @@ def _lint_pass(
                 warnings.simplefilter("ignore")
                 ast.parse(source)
         except (SyntaxError, ValueError) as exc:
-            out.syntax_error = syntax_error_violation(source, facts.path, exc)
+            out.syntax_error = syntax_error_violation(source, filename, exc)
         except RecursionError as exc:
-            out.syntax_error = syntax_error_violation(source, facts.path, exc)
+            out.syntax_error = syntax_error_violation(source, filename, exc)
         return out
     try:
         module = parse(source)
     except (cst.ParserSyntaxError, RecursionError, ValueError) as exc:
-        out.syntax_error = syntax_error_violation(source, facts.path, exc)
+        out.syntax_error = syntax_error_violation(source, filename, exc)
         return out
     try:
         raw = run_rules(module, source, facts, active)
     except RecursionError as exc:
-        out.syntax_error = syntax_error_violation(source, facts.path, exc)
+        out.syntax_error = syntax_error_violation(source, filename, exc)
         return out
     if not raw:
         return out

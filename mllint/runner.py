@@ -1,0 +1,317 @@
+"""Many files: discovery, reading (encodings, BOMs, newlines), a process pool, and writing
+fixed files atomically without ever losing a user's work."""
+
+from __future__ import annotations
+
+import codecs
+import errno
+import io
+import os
+import stat
+import tempfile
+import tokenize
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mllint.config import Settings
+from mllint.diagnostics import FileResult
+from mllint.globs import matches, matches_any
+
+PY_SUFFIXES = (".py", ".pyi")
+#: below this many files a pool costs more than it saves
+POOL_THRESHOLD = 12
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: Path  # as found (may be relative to cwd)
+    display: str  # how it is shown to the user
+    relpath: str  # relative to the project root, posix, for globs and roles
+
+
+@dataclass
+class Discovery:
+    files: list[SourceFile] = field(default_factory=list)
+    errors: list[FileResult] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    fix: str | None = None  # None | "safe" | "unsafe"
+    write: bool = True  # False with --diff
+    want_edits: bool = True
+
+
+@dataclass
+class FileOutcome:
+    result: FileResult
+    original: str | None = None  # kept for --diff
+    written: bool = False
+
+
+def _display(path: Path) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # pragma: no cover - different drive on Windows
+        rel = str(path)
+    if rel.startswith(".." + os.sep) and path.is_absolute():
+        rel = str(path)
+    return rel.replace(os.sep, "/")
+
+
+def _relpath(path: Path, root: Path) -> str:
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(root).as_posix()
+    except ValueError:
+        return absolute.as_posix().lstrip("/")
+
+
+def discover(
+    paths: Sequence[Path], settings: Settings, force_exclude: bool = False
+) -> Discovery:
+    out = Discovery()
+    excludes = (*settings.exclude, *settings.extend_exclude)
+    seen: set[str] = set()
+
+    def add(p: Path) -> None:
+        key = os.path.abspath(p)
+        if key in seen:
+            return
+        seen.add(key)
+        out.files.append(SourceFile(p, _display(p), _relpath(p, settings.root)))
+
+    def error(p: Path, message: str) -> None:
+        out.errors.append(FileResult(_display(p), error=message))
+
+    for given in paths:
+        rel = _relpath(given, settings.root)
+        if os.path.islink(given) and not os.path.exists(given):
+            error(given, _link_problem(given))
+            continue
+        if not os.path.lexists(given):
+            error(given, "no such file or directory")
+            continue
+        if os.path.isdir(given):
+            # a directory given explicitly is checked even when a pattern excludes it
+            # (`mllint check build/`); patterns below it still apply
+            active = tuple(x for x in excludes if not (rel and matches(rel, x)))
+            for p in _walk(given, settings.root, active, out):
+                add(p)
+        else:
+            if force_exclude and matches_any(rel, excludes):
+                continue
+            add(given)
+    return out
+
+
+def _link_problem(p: Path) -> str:
+    try:
+        os.stat(p)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop; skipped"
+    return f"broken symbolic link (target {os.readlink(p)!r} does not exist); skipped"
+
+
+def _walk(top: Path, root: Path, excludes: tuple[str, ...], out: Discovery) -> Iterator[Path]:
+    stack = [top]
+    while stack:
+        d = stack.pop()
+        try:
+            entries = sorted(os.scandir(d), key=lambda e: e.name)
+        except OSError as exc:
+            out.errors.append(FileResult(_display(d), error=f"cannot list directory: {exc.strerror or exc}"))
+            continue
+        subdirs: list[Path] = []
+        for entry in entries:
+            p = Path(entry.path)
+            rel = _relpath(p, root)
+            if matches_any(rel, excludes):
+                continue
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            if is_dir:
+                subdirs.append(p)
+                continue
+            if not entry.name.endswith(PY_SUFFIXES):
+                continue
+            if entry.is_symlink():
+                if not os.path.exists(p):
+                    out.errors.append(FileResult(_display(p), error=_link_problem(p)))
+                    continue
+                if os.path.isdir(p):
+                    continue  # a directory link named x.py: never followed
+            yield p
+        stack.extend(reversed(subdirs))
+
+
+# -- reading -----------------------------------------------------------------------------
+
+
+class FileReadError(Exception):
+    pass
+
+
+@dataclass
+class Decoded:
+    text: str
+    encoding: str
+    bom: bool
+    mtime_ns: int
+    size: int
+    mode: int
+
+
+def read_source(path: Path) -> Decoded:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise FileReadError("file vanished before it could be read") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise FileReadError("symbolic link loop") from None
+        raise FileReadError(f"cannot read file: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise FileReadError("is a directory, not a Python file")
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        raise FileReadError("file vanished before it could be read") from None
+    except OSError as exc:
+        raise FileReadError(f"cannot read file: {exc.strerror or exc}") from None
+    if b"\x00" in data:
+        raise FileReadError("contains NUL bytes (a binary file?); skipped")
+    bom = data.startswith(codecs.BOM_UTF8)
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:
+        raise FileReadError(f"cannot determine the encoding: {exc}") from None
+    try:
+        text = data.decode("utf-8-sig" if bom else encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        name = "UTF-8" if encoding in ("utf-8", "utf-8-sig") else encoding
+        pos = getattr(exc, "start", None)
+        where = f" (byte {pos})" if pos is not None else ""
+        raise FileReadError(f"not valid {name}{where}; skipped") from None
+    return Decoded(text, encoding, bom, st.st_mtime_ns, st.st_size, st.st_mode)
+
+
+def write_source(path: Path, text: str, decoded: Decoded) -> str | None:
+    """Write ``text`` atomically (temp file in the same folder + rename), keeping encoding,
+    BOM and mode bits. Returns an error message instead of writing when that is unsafe."""
+    try:
+        data = text.encode(decoded.encoding if not decoded.bom else "utf-8")
+    except UnicodeEncodeError:
+        return f"the fixed text cannot be encoded as {decoded.encoding}; fix not written"
+    if decoded.bom:
+        data = codecs.BOM_UTF8 + data
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "file vanished before the fix could be written; fix not written"
+    if st.st_mtime_ns != decoded.mtime_ns or st.st_size != decoded.size:
+        return "file changed on disk while mllint was running; fix not written"
+    if not os.access(path, os.W_OK):
+        return "file is read-only; fix not written"
+    real = Path(os.path.realpath(path))
+    directory = real.parent
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".mllint-tmp", dir=directory)
+    except OSError as exc:
+        return f"cannot create a temporary file next to it ({exc.strerror or exc}); fix not written"
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, stat.S_IMODE(st.st_mode))
+        os.replace(tmp, real)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            return f"cannot write the fixed file ({exc.strerror or exc}); fix not written"
+        raise
+    return None
+
+
+# -- checking ------------------------------------------------------------------------------
+
+
+def process_file(sf: SourceFile, settings: Settings, options: RunOptions) -> FileOutcome:
+    from mllint.api import make_request, package_of
+    from mllint.engine import lint_source
+
+    try:
+        decoded = read_source(sf.path)
+    except FileReadError as exc:
+        return FileOutcome(FileResult(sf.display, error=str(exc)))
+    request = make_request(
+        settings,
+        sf.relpath,
+        fix=options.fix,
+        package=package_of(sf.path),
+        want_edits=options.want_edits,
+    )
+    # roles use the project-relative path; findings are reported under the display path
+    request.display = sf.display
+    try:
+        result = lint_source(decoded.text, request)
+    except Exception as exc:  # never let one file's internal error stop the run
+        return FileOutcome(
+            FileResult(
+                sf.display,
+                error=f"internal error while checking ({type(exc).__name__}: {exc}); "
+                "please report this file to the mllint developers",
+            )
+        )
+    outcome = FileOutcome(result)
+    if result.fixed_source is not None:
+        outcome.original = decoded.text
+        if options.write:
+            problem = write_source(sf.path, result.fixed_source, decoded)
+            if problem is not None:
+                result.error = problem
+                result.changed = False
+            else:
+                outcome.written = True
+    return outcome
+
+
+
+
+def _worker(args: tuple[SourceFile, Settings, RunOptions]) -> FileOutcome:
+    return process_file(*args)
+
+
+def run(
+    files: Sequence[SourceFile], settings: Settings, options: RunOptions, jobs: int | None = None
+) -> list[FileOutcome]:
+    if jobs is None:
+        jobs = os.cpu_count() or 1
+    if jobs <= 1 or len(files) < POOL_THRESHOLD:
+        return [process_file(f, settings, options) for f in files]
+    ordered = sorted(files, key=_size, reverse=True)
+    import multiprocessing
+
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+    mp_context = multiprocessing.get_context(method)
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp_context) as pool:
+        outcomes = list(pool.map(_worker, [(f, settings, options) for f in ordered], chunksize=4))
+    by_path = {o.result.filename: o for o in outcomes}
+    return [by_path[f.display] for f in files]
+
+
+def _size(f: SourceFile) -> int:
+    try:
+        return os.path.getsize(f.path)
+    except OSError:
+        return 0
