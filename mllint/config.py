@@ -302,7 +302,7 @@ def settings_from_toml(
             raise ConfigError(f"{path}: unknown key [tool.mllint] {key!r}{hint}")
     kwargs["rule_options"] = rule_options
     settings = Settings(**kwargs)
-    return _with_project_facts(settings, facts_from or {})
+    return _with_project_facts(settings, facts_from if facts_from is not None else data)
 
 
 def _rule_options(path: Path, rule: Any, value: Mapping[str, Any]) -> dict[str, Any]:

@@ -159,6 +159,20 @@ def parse(source: str) -> cst.Module:
 def syntax_error_violation(source: str, filename: str, exc: Exception) -> Violation:
     line, col, msg = 1, 1, str(exc)
     if isinstance(exc, cst.ParserSyntaxError):
+        # CPython's own messages and positions are clearer than the CST parser's
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ast.parse(source)
+        except SyntaxError as py_exc:
+            exc = py_exc
+        except (ValueError, RecursionError, MemoryError):
+            pass
+        else:
+            line, col = exc.raw_line, exc.raw_column + 1
+            msg = f"mllint's parser (libcst) cannot parse this file: {exc.message}"
+            exc = None  # type: ignore[assignment]
+    if isinstance(exc, cst.ParserSyntaxError):  # pragma: no cover - handled above
         line, col = exc.raw_line, exc.raw_column + 1
         msg = exc.message
     elif isinstance(exc, SyntaxError):
@@ -171,7 +185,7 @@ def syntax_error_violation(source: str, filename: str, exc: Exception) -> Violat
     return Violation(
         SYNTAX_ERROR_CODE,
         SYNTAX_ERROR_NAME,
-        f"SyntaxError: {msg}",
+        msg if msg.startswith("mllint's parser") else f"SyntaxError: {msg}",
         filename,
         line,
         col,

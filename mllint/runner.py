@@ -191,7 +191,9 @@ def read_source(path: Path) -> Decoded:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
-        raise FileReadError(f"cannot determine the encoding: {exc}") from None
+        if "invalid or missing encoding declaration" not in str(exc):
+            raise FileReadError(f"cannot determine the encoding: {exc}") from None
+        encoding = "utf-8"  # undecodable first lines: the decode below names the byte
     try:
         text = data.decode("utf-8-sig" if bom else encoding)
     except (UnicodeDecodeError, LookupError) as exc:
