@@ -54,6 +54,8 @@ class LintRequest:
     want_edits: bool = True
     #: the file name findings are reported under (default: ``facts.path``)
     display: str | None = None
+    #: report files that do not parse as ML000 (the flake8 plugin leaves that to flake8)
+    syntax_errors: bool = True
 
 
 @dataclass
@@ -207,6 +209,8 @@ def _lint_pass(
     facts = request.facts
     if not active:
         # Nothing can fire: skip libcst entirely, but still report syntax errors.
+        if not request.syntax_errors:
+            return out
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -219,7 +223,8 @@ def _lint_pass(
     try:
         module = parse(source)
     except (cst.ParserSyntaxError, RecursionError, ValueError) as exc:
-        out.syntax_error = syntax_error_violation(source, filename, exc)
+        if request.syntax_errors:
+            out.syntax_error = syntax_error_violation(source, filename, exc)
         return out
     try:
         raw = run_rules(module, source, facts, active)

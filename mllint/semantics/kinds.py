@@ -66,7 +66,7 @@ DATAFRAME_METHODS_FRAME = frozenset(
         "sample", "astype", "replace", "where", "mask", "clip", "select_dtypes", "filter",
         "reindex", "ffill", "bfill", "interpolate", "round", "abs", "transpose", "pivot",
         "pivot_table", "melt", "explode", "nlargest", "nsmallest", "convert_dtypes", "infer_objects",
-        "add_prefix", "add_suffix", "rename_axis", "droplevel", "dropna",
+        "add_prefix", "add_suffix", "rename_axis", "droplevel",
     }
 )  # fmt: skip
 #: DataFrame attributes/methods/accessors that are NOT columns (``df.<attr>`` is not a Series)
@@ -115,6 +115,7 @@ class KindInference:
         self._name_cache: dict[tuple[str, int], str | None] = {}
         self._attr_cache: dict[tuple[int, str], str | None] = {}
         self._in_progress: set[tuple[str, int]] = set()
+        self._assumed: dict[tuple[str, int], str] = {}
         self._local_classes: dict[str, ClassInfo] = {
             c.name: c for c in ctx.model.classes if c.scope.parent is ctx.model.module_scope
         }
@@ -163,13 +164,27 @@ class KindInference:
         if key in self._name_cache:
             return self._name_cache[key]
         if key in self._in_progress:
-            return None
+            # a binding refers to the name itself (`df = df.dropna()`): use the kind being
+            # verified, if any (see below), else unknown
+            return self._assumed.get(key)
         self._in_progress.add(key)
         try:
             result = self._all_same(bindings)
+            if result is None and len(bindings) > 1:
+                # `df: pd.DataFrame` then `df = df.sort_values(...).copy()`: assume the kind of
+                # the first binding and check that every binding yields it under that assumption
+                first = self.of_binding(bindings[0])
+                if first is not None:
+                    self._assumed[key] = first
+                    try:
+                        result = self._all_same(bindings)
+                    finally:
+                        del self._assumed[key]
         finally:
             self._in_progress.discard(key)
-        self._name_cache[key] = result
+        if not self._assumed:
+            # results computed under an unverified assumption are not cached
+            self._name_cache[key] = result
         return result
 
     def _all_same(self, bindings: list[Binding]) -> str | None:
@@ -288,6 +303,10 @@ class KindInference:
             for b in cls.scope.bindings.get(attr, []):
                 if b.kind == "annassign" and b.annotation is not None:
                     result = self.of_annotation(b.annotation, cls.scope)
+            # a class attribute `EXTS = [".jpg", ".png"]` read through `self.EXTS`
+            class_level = cls.scope.bindings.get(attr)
+            if result is None and class_level and all(b.kind == "assign" for b in class_level):
+                result = self._all_same(class_level)
         self._attr_cache[key] = result
         return result
 
@@ -436,7 +455,7 @@ class KindInference:
             return ITERATOR
         if q in ("csv.reader", "csv.DictReader", "os.scandir", "io.open", "gzip.open"):
             return ITERATOR
-        if is_capwords(last):
+        if is_capwords(last) or last[:1].isupper():  # also acronyms: SVC, PCA, LSTM, GELU
             if q.startswith("torch.nn.") and not q.startswith("torch.nn.functional."):
                 return MODULE
             if is_estimator_class(q):
@@ -484,11 +503,14 @@ def is_estimator_class(q: str) -> bool:
     """A CapWords class resolving into sklearn (not splitters/metrics), xgboost, lightgbm or
     catboost."""
     parts = q.split(".")
-    if not is_capwords(parts[-1]):
+    if not (is_capwords(parts[-1]) or parts[-1][:1].isupper()):  # acronyms: SVC, PCA, NMF
         return False
     top = parts[0]
     if top == "sklearn":
         if len(parts) > 1 and parts[1] in ("model_selection", "metrics", "utils", "exceptions", "datasets", "base"):
+            return False
+        # GP kernels (cloned, never fitted in place) and plotting Display objects
+        if parts[1:3] == ["gaussian_process", "kernels"] or parts[-1].endswith("Display"):
             return False
         return True
     return top in ("xgboost", "lightgbm", "catboost")
