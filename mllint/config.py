@@ -16,7 +16,7 @@ from typing import Any
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 DEFAULT_EXCLUDE: tuple[str, ...] = (
     ".bzr",
@@ -193,7 +193,8 @@ def find_pyproject(start: Path) -> tuple[Path | None, Path | None]:
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
-            return tomllib.load(fh)
+            data: dict[str, Any] = tomllib.load(fh)
+            return data
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     except OSError as exc:
@@ -217,7 +218,7 @@ def load_settings(
         data = _read_toml(nearest)
         return settings_from_toml({}, nearest, facts_from=data, has_section=False)
     data = _read_toml(found)
-    facts = data if nearest in (None, found) else _read_toml(nearest)  # type: ignore[arg-type]
+    facts = data if nearest is None or nearest == found else _read_toml(nearest)
     return settings_from_toml(data, found, facts_from=facts)
 
 
@@ -261,9 +262,7 @@ def settings_from_toml(
                     f"{path}: [tool.mllint] {key} must be of type {kind}, got {type(value).__name__}"
                 )
             attr = key.replace("-", "_")
-            if key in ("select", "extend-select", "ignore", "unfixable"):
-                kwargs[attr] = codes(key, value)
-            elif key == "fixable":
+            if key in ("select", "extend-select", "ignore", "unfixable") or key == "fixable":
                 kwargs[attr] = codes(key, value)
             elif key == "per-file-ignores":
                 kwargs[attr] = tuple(

@@ -15,7 +15,7 @@ from libcst._nodes.internal import CodegenState
 
 
 class _OffsetState(CodegenState):
-    __slots__ = ("offset", "targets", "starts", "ranges")
+    __slots__ = ("offset", "ranges", "starts", "targets")
 
     offset: int
     targets: set[int]

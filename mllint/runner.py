@@ -4,6 +4,7 @@ fixed files atomically without ever losing a user's work."""
 from __future__ import annotations
 
 import codecs
+import contextlib
 import errno
 import io
 import os
@@ -235,10 +236,8 @@ def write_source(path: Path, text: str, decoded: Decoded) -> str | None:
         os.chmod(tmp, stat.S_IMODE(st.st_mode))
         os.replace(tmp, real)
     except BaseException as exc:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         if isinstance(exc, OSError):
             return f"cannot write the fixed file ({exc.strerror or exc}); fix not written"
         raise

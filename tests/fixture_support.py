@@ -2,22 +2,22 @@
 
 Layout of one rule's folder:
 
-* ``bad*.py`` – code the rule must flag. Every line that must carry a finding ends with a
+* ``bad*.py`` - code the rule must flag. Every line that must carry a finding ends with a
   marker comment ``# expect: ML101`` (several codes: ``# expect: ML101, ML102``). The rule under
   test runs alone, and the set of (line, code) it reports must equal the markers exactly.
-* ``good*.py`` – code the rule must not flag at all.
-* ``<bad>.fixed.py`` – the exact result of ``--fix`` (safe fixes) on ``<bad>.py``; when absent,
+* ``good*.py`` - code the rule must not flag at all.
+* ``<bad>.fixed.py`` - the exact result of ``--fix`` (safe fixes) on ``<bad>.py``; when absent,
   ``--fix`` must leave the file byte-for-byte unchanged.
-* ``<bad>.unsafe.py`` – the exact result of ``--fix --unsafe-fixes``; when absent, that run must
+* ``<bad>.unsafe.py`` - the exact result of ``--fix --unsafe-fixes``; when absent, that run must
   leave the file unchanged too.
 
 Directives in leading comment lines of a bad/good file:
 
-* ``# mllint-fixture: path=pkg/__init__.py`` – lint the file as if it were at this path
+* ``# mllint-fixture: path=pkg/__init__.py`` - lint the file as if it were at this path
   (file roles: package init, test file, script).
-* ``# mllint-fixture: config={"python-version": "3.9", "float-equality": {"rel-tol": 1e-6}}`` –
+* ``# mllint-fixture: config={"python-version": "3.9", "float-equality": {"rel-tol": 1e-6}}`` -
   the ``[tool.mllint]`` table (JSON) for this file.
-* ``# mllint-fixture: package=mypkg.sub`` – the dotted package of the file.
+* ``# mllint-fixture: package=mypkg.sub`` - the dotted package of the file.
 """
 
 from __future__ import annotations

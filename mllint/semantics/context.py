@@ -278,10 +278,7 @@ class FileContext:
         return False
 
     def in_main_guard(self) -> bool:
-        for node in self.stack:
-            if isinstance(node, cst.If) and _is_main_guard(node.test):
-                return True
-        return False
+        return any(isinstance(n, cst.If) and _is_main_guard(n.test) for n in self.stack)
 
     # -- names ---------------------------------------------------------------------------
     def qualname(self, expr: cst.CSTNode | None) -> str | None:

@@ -299,17 +299,17 @@ class _Builder:
     def small(self, small: cst.CSTNode, scope: Scope) -> None:
         if isinstance(small, cst.Assign):
             self.expr(small.value, scope)
-            for target in small.targets:
-                self.assign_target(target.target, small.value, small, scope, "assign")
+            for assign_target in small.targets:
+                self.assign_target(assign_target.target, small.value, small, scope, "assign")
         elif isinstance(small, cst.AnnAssign):
             if small.value is not None:
                 self.expr(small.value, scope)
-            target = small.target
-            if isinstance(target, cst.Name):
+            ann_target = small.target
+            if isinstance(ann_target, cst.Name):
                 self.bind(
                     scope,
                     Binding(
-                        target.value,
+                        ann_target.value,
                         "annassign",
                         small,
                         value=small.value,
@@ -317,14 +317,14 @@ class _Builder:
                     ),
                 )
             else:
-                self.self_attr(target, small.value, small, scope, small.annotation.annotation)
+                self.self_attr(ann_target, small.value, small, scope, small.annotation.annotation)
         elif isinstance(small, cst.AugAssign):
             self.expr(small.value, scope)
-            target = small.target
-            if isinstance(target, cst.Name):
-                self.bind(scope, Binding(target.value, "augassign", small, value=None))
+            aug_target = small.target
+            if isinstance(aug_target, cst.Name):
+                self.bind(scope, Binding(aug_target.value, "augassign", small, value=None))
             else:
-                self.self_attr(target, None, small, scope, None)
+                self.self_attr(aug_target, None, small, scope, None)
         elif isinstance(small, cst.Import):
             for alias in small.names:
                 pair = _import_alias_qualname(alias)
@@ -340,17 +340,17 @@ class _Builder:
             if isinstance(small.names, cst.ImportStar):
                 return
             for alias in small.names:
-                name = _attr_chain(alias.name)
-                if name is None:
+                imported = _attr_chain(alias.name)
+                if imported is None:
                     continue
-                local = name
+                local = imported
                 if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
                     local = alias.asname.name.value
-                qual = f"{mod}.{name}" if mod else None
-                if mod is not None and small.relative == () and qual:
+                from_qual = f"{mod}.{imported}" if mod else None
+                if mod is not None and small.relative == () and from_qual:
                     # `from numpy import random` imports the submodule numpy.random too
-                    self.imported_modules.add(qual)
-                self.bind(scope, Binding(local, "import", small, qualname=qual))
+                    self.imported_modules.add(from_qual)
+                self.bind(scope, Binding(local, "import", small, qualname=from_qual))
         elif isinstance(small, cst.Global):
             for n in small.names:
                 scope.globals.add(n.name.value)
@@ -358,8 +358,8 @@ class _Builder:
             for n in small.names:
                 scope.nonlocals.add(n.name.value)
         elif isinstance(small, cst.Del):
-            for name in iter_names_in_target(small.target):
-                self.bind(scope, Binding(name.value, "del", small))
+            for deleted in iter_names_in_target(small.target):
+                self.bind(scope, Binding(deleted.value, "del", small))
         elif isinstance(small, (cst.Expr, cst.Return, cst.Assert, cst.Raise)):
             for child in (
                 getattr(small, "value", None),
@@ -412,7 +412,9 @@ class _Builder:
         if finfo is None or cls is None or finfo.self_name != target.value.value:
             return
         cls.attr_bindings.setdefault(target.attr.value, []).append(
-            Binding(target.attr.value, "attr", stmt, value=value, annotation=annotation)
+            Binding(
+                target.attr.value, "attr", stmt, value=value, annotation=annotation, scope=scope
+            )
         )
 
     # -- definitions -------------------------------------------------------------------
