@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from mllint.rule_errors import RegistryError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -95,6 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"mllint: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except RegistryError as exc:
+        print(f"mllint: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("mllint: interrupted", file=sys.stderr)
         return 130
@@ -105,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _load_settings(args: argparse.Namespace) -> object:
     from mllint.config import ConfigError, load_settings
-    from mllint.rule import RegistryError
+    from mllint.rule_errors import RegistryError
 
     try:
         return load_settings(args.paths or [Path(".")], args.config)
@@ -221,8 +226,8 @@ def _print_diffs(outcomes: Sequence[object], errors: Sequence[object], out: Text
         diff = difflib.unified_diff(
             o.original.splitlines(keepends=True),
             r.fixed_source.splitlines(keepends=True),
-            fromfile=f"a/{r.filename}",
-            tofile=f"b/{r.filename}",
+            fromfile=f"a{'' if r.filename.startswith('/') else '/'}{r.filename}",
+            tofile=f"b{'' if r.filename.startswith('/') else '/'}{r.filename}",
         )
         for line in diff:
             out.write(line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n")

@@ -72,6 +72,8 @@ class _Finding:
     end: int
     edits: list[_Edit] | None = None
     fix_error: bool = False
+    #: edits computed by the engine itself (ML900), not from a rule's Fix
+    preset: bool = False
 
 
 @dataclass
@@ -231,11 +233,19 @@ def _lint_pass(
     except RecursionError as exc:
         out.syntax_error = syntax_error_violation(source, filename, exc)
         return out
-    if not raw:
+    check_noqa = any(er.rule.code == UNUSED_NOQA_CODE for er in active)
+    if not raw and not check_noqa:
         return out
-    findings = _position_and_suppress(module, source, raw)
+    used: dict[int, set[str]] = {}
+    findings = _position_and_suppress(module, source, raw, used) if raw else []
     if want_edits:
         _compute_edits(module, source, findings)
+    if check_noqa:
+        index = LineIndex(source)
+        for f in _unused_noqa(source, used, request.rules):
+            line_text = index.line_text(index.position(f.start)[0])
+            if not is_suppressed(line_text, f.raw.code, f.raw.name):
+                findings.append(f)
     out.findings = findings
     return out
 
@@ -306,7 +316,7 @@ def _walk(
 
 
 def _position_and_suppress(
-    module: cst.Module, source: str, raw: list[RawViolation]
+    module: cst.Module, source: str, raw: list[RawViolation], used: dict[int, set[str]] | None = None
 ) -> list[_Finding]:
     offsets = node_offsets(module, [r.node for r in raw])
     index = LineIndex(source)
@@ -322,7 +332,10 @@ def _position_and_suppress(
             continue  # one finding per rule per node
         seen.add(key)
         line, _ = index.position(start)
-        if is_suppressed(index.line_text(line), r.code, r.name):
+        matched = suppressing_items(index.line_text(line), r.code, r.name)
+        if matched is not None:
+            if used is not None:
+                used.setdefault(line, set()).update(matched)
             continue
         findings.append(_Finding(r, start, end))
     return findings
@@ -350,14 +363,117 @@ def parse_noqa(line: str) -> tuple[bool, set[str]] | None:
     return blanket, items
 
 
-def is_suppressed(line: str, code: str, name: str) -> bool:
+def _item_matches(item: str, code: str, name: str) -> bool:
+    up = item.upper()
+    return item == name or up == code or (up.startswith("ML") and code.startswith(up))
+
+
+def suppressing_items(line: str, code: str, name: str) -> set[str] | None:
+    """The noqa items on ``line`` that suppress ``code`` (``{"*"}`` for a blanket noqa), or
+    None when the finding is not suppressed."""
     parsed = parse_noqa(line)
     if parsed is None:
-        return False
+        return None
     blanket, items = parsed
     if blanket:
-        return True
-    return any(item == name or item.upper() == code or (item.upper().startswith("ML") and code.startswith(item.upper())) for item in items)
+        return {"*"}
+    matched = {item for item in items if _item_matches(item, code, name)}
+    return matched or None
+
+
+def is_suppressed(line: str, code: str, name: str) -> bool:
+    return suppressing_items(line, code, name) is not None
+
+
+UNUSED_NOQA_CODE = "ML900"
+
+
+def _unused_noqa(
+    source: str,
+    used: dict[int, set[str]],
+    enabled: Sequence[EnabledRule],
+) -> list[_Finding]:
+    """ML900: ``# noqa: ML…`` / ``# mllint: ignore[…]`` items that suppressed nothing."""
+    import io
+    import tokenize
+
+    from mllint.rule import all_rules
+
+    enabled_codes = {er.rule.code for er in enabled}
+    known = all_rules()
+    names = {r.name: c for c, r in known.items()}
+    unused_rule = known.get(UNUSED_NOQA_CODE)
+    out: list[_Finding] = []
+    index = LineIndex(source)
+    try:
+        tokens = [
+            t
+            for t in tokenize.generate_tokens(io.StringIO(source).readline)
+            if t.type == tokenize.COMMENT
+        ]
+    except (tokenize.TokenError, SyntaxError, IndentationError):  # pragma: no cover
+        return out
+
+    def judged(item: str) -> bool:
+        """Is this item about a rule of this run (or an ML code that does not exist)?"""
+        if item in names:
+            return names[item] in enabled_codes
+        up = item.upper()
+        if not up.startswith("ML"):
+            return False
+        matching = [c for c in known if c.startswith(up)]
+        if not matching:
+            return True  # unknown ML code
+        return any(c in enabled_codes for c in matching)
+
+    for tok in tokens:
+        text = tok.string
+        line = tok.start[0]
+        line_used = used.get(line, set())
+        comment_start = index.offset(line, tok.start[1] + 1)
+        for regex, kind in ((_NOQA_RE, "noqa"), (_MLLINT_IGNORE_RE, "ignore")):
+            for m in regex.finditer(text):
+                if kind == "noqa":
+                    codes = m.group("codes") if m.lastindex else None
+                    if not codes:
+                        continue  # a blanket noqa is not ours to judge
+                    items = [c for c in re.split(r"[,\s]+", codes) if c]
+                else:
+                    items = [x.strip() for x in m.group("items").split(",") if x.strip()]
+                unused = [
+                    it for it in items if judged(it) and it.upper() not in line_used and it not in line_used
+                ]
+                if not unused:
+                    continue
+                keep = [it for it in items if it not in unused]
+                if keep:
+                    new = f"# noqa: {', '.join(keep)}" if kind == "noqa" else f"# mllint: ignore[{', '.join(keep)}]"
+                    start, end = comment_start + m.start(), comment_start + m.end()
+                else:
+                    new = ""
+                    start, end = comment_start + m.start(), comment_start + m.end()
+                    # remove the whitespace before a comment that becomes empty
+                    rest = text[: m.start()].strip() + text[m.end() :].strip()
+                    if not rest:
+                        while start > 0 and source[start - 1] in " \t":
+                            start -= 1
+                        end = comment_start + len(text)
+                    else:
+                        while end < comment_start + len(text) and source[end] in " \t":
+                            end += 1
+                label = ", ".join(unused)
+                raw = RawViolation(
+                    UNUSED_NOQA_CODE,
+                    unused_rule.name if unused_rule else "unused-noqa",
+                    cst.Module([]),
+                    f"Unused suppression (unused: {label})",
+                    Fix(FixSafety.SAFE),
+                )
+                f = _Finding(raw, comment_start + m.start(), comment_start + m.end())
+                f.edits = [_Edit(start, end, new)]
+                f.preset = True
+                out.append(f)
+    return out
 
 
 # -- fixes -----------------------------------------------------------------------------------
@@ -368,7 +484,7 @@ def _compute_edits(module: cst.Module, source: str, findings: list[_Finding]) ->
     nodes: list[cst.CSTNode] = []
     for f in findings:
         fix = f.raw.fix
-        if fix is None:
+        if fix is None or f.preset:
             continue
         nodes.extend(old for old, _ in fix.replacements)
         nodes.extend(p.anchor for p in fix.imports if p.anchor is not None)
@@ -380,7 +496,7 @@ def _compute_edits(module: cst.Module, source: str, findings: list[_Finding]) ->
     newline = module.default_newline
     for f in findings:
         fix = f.raw.fix
-        if fix is None:
+        if fix is None or f.preset:
             continue
         try:
             f.edits = _fix_edits(module, source, fix, offsets, newline)

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import libcst as cst
 
+from mllint.rule_errors import RegistryError
+
 if TYPE_CHECKING:
     from mllint.semantics.context import FileContext, ImportPlan
 
@@ -181,10 +183,6 @@ class Rule(cst.BatchableCSTVisitor):
 # -- registry ----------------------------------------------------------------------------
 
 
-class RegistryError(Exception):
-    pass
-
-
 _REGISTRY: dict[str, type[Rule]] | None = None
 
 
@@ -216,7 +214,12 @@ def _add(rule: type[Rule], found: dict[str, type[Rule]]) -> None:
 def _walk_package(package_name: str, found: dict[str, type[Rule]]) -> None:
     package = importlib.import_module(package_name)
     for info in pkgutil.walk_packages(package.__path__, package_name + "."):
-        module = importlib.import_module(info.name)
+        try:
+            module = importlib.import_module(info.name)
+        except Exception as exc:
+            raise RegistryError(
+                f"cannot load rule module {info.name}: {type(exc).__name__}: {exc}"
+            ) from exc
         _collect_from_module(module, found)
 
 

@@ -9,7 +9,7 @@ Layout of one rule's folder:
 * ``<bad>.fixed.py`` - the exact result of ``--fix`` (safe fixes) on ``<bad>.py``; when absent,
   ``--fix`` must leave the file byte-for-byte unchanged.
 * ``<bad>.unsafe.py`` - the exact result of ``--fix --unsafe-fixes``; when absent, that run must
-  leave the file unchanged too.
+  give ``<bad>.fixed.py`` (or leave the file unchanged when that is absent too).
 
 Directives in leading comment lines of a bad/good file:
 
@@ -18,6 +18,8 @@ Directives in leading comment lines of a bad/good file:
 * ``# mllint-fixture: config={"python-version": "3.9", "float-equality": {"rel-tol": 1e-6}}`` -
   the ``[tool.mllint]`` table (JSON) for this file.
 * ``# mllint-fixture: package=mypkg.sub`` - the dotted package of the file.
+* ``# mllint-fixture: select=ML900,ML102`` - run these rules instead of the folder's rule alone
+  (for rules such as ML900 that judge other rules' findings).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class FixtureCase:
     virtual_path: str
     config: dict[str, Any]
     package: str | None
+    select: list[str] | None = None
 
     @property
     def id(self) -> str:
@@ -73,6 +76,7 @@ def load_case(code: str, path: Path) -> FixtureCase:
     virtual = f"src/fixture_pkg/{path.name}"
     config: dict[str, Any] = {}
     package: str | None = None
+    select: list[str] | None = None
     for line in source.splitlines():
         if not line.startswith("#"):
             break
@@ -86,9 +90,11 @@ def load_case(code: str, path: Path) -> FixtureCase:
             config = json.loads(value)
         elif key == "package":
             package = value
+        elif key == "select":
+            select = [v.strip() for v in value.split(",") if v.strip()]
         else:
             raise ValueError(f"{path}: unknown fixture directive {key!r}")
-    return FixtureCase(code, path, source, virtual, config, package)
+    return FixtureCase(code, path, source, virtual, config, package, select)
 
 
 def _is_expectation(path: Path) -> bool:
