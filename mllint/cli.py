@@ -53,9 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--ignore", type=_codes, default=[], help="codes, prefixes or names to disable")
     check.add_argument(
         "--output-format",
-        choices=("text", "concise", "json"),
+        choices=("text", "concise", "json", "json-lines", "grouped", "github", "gitlab", "sarif", "junit"),
         default=None,
-        help="output format (default: text; env MLLINT_OUTPUT_FORMAT)",
+        help="output format (default: text; env MLLINT_OUTPUT_FORMAT); github, gitlab, sarif "
+        "and junit are for CI (see docs/integrations.md)",
     )
     check.add_argument("--output-file", type=Path, help="write the report to this file")
     check.add_argument("--config", type=Path, help="a pyproject.toml to read [tool.mllint] from")
@@ -64,6 +65,18 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("-q", "--quiet", action="store_true", help="print findings only, no source lines or summary")
     check.add_argument("--statistics", action="store_true", help="print the number of findings per rule")
     check.add_argument("-j", "--jobs", type=int, default=None, help="worker processes (default: number of cores)")
+    check.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="FILE",
+        help="report only findings not recorded in this baseline file",
+    )
+    check.add_argument(
+        "--write-baseline",
+        type=Path,
+        metavar="FILE",
+        help="record the current findings in FILE (for adopting mllint on legacy code); exit 0",
+    )
     check.add_argument(
         "--force-exclude",
         action="store_true",
@@ -174,6 +187,24 @@ def cmd_check(args: argparse.Namespace) -> int:
             for code, n in o.result.fixes_applied.items():
                 fixed[code] = fixed.get(code, 0) + n
     violations.sort(key=lambda v: v.sort_key())
+    relpaths = {f.display: f.relpath for f in found.files}
+    if args.write_baseline is not None:
+        from mllint.baseline import write_baseline
+
+        try:
+            n = write_baseline(args.write_baseline, violations, relpaths)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.write_baseline}: {exc.strerror or exc}") from None
+        print(f"Recorded {n} finding{'s' if n != 1 else ''} in {args.write_baseline}.")
+        return EXIT_OK
+    if args.baseline is not None:
+        from mllint.baseline import BaselineError, filter_new, read_baseline
+
+        try:
+            baseline = read_baseline(args.baseline)
+        except BaselineError as exc:
+            raise UsageError(str(exc)) from None
+        violations = filter_new(violations, baseline, relpaths)
     report = Report(
         violations,
         errors,

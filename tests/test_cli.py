@@ -239,3 +239,28 @@ def test_parallel_run_matches_serial(project: Callable[..., Path]) -> None:
     parallel = run_cli("check", "--output-format", "json", "-j", "2", ".", cwd=root)
     assert json.loads(serial.stdout) == json.loads(parallel.stdout)
     assert len(json.loads(parallel.stdout)) == 60
+
+
+def test_baseline_reports_only_new_findings(project: Callable[..., Path]) -> None:
+    root = project({"pipe.py": NAN_SOURCE})
+    r = run_cli("check", "--write-baseline", "mllint-baseline.json", ".", cwd=root)
+    assert r.returncode == 0
+    assert "Recorded 2 findings in mllint-baseline.json." in r.stdout
+    data = json.loads((root / "mllint-baseline.json").read_text())
+    assert [(e["file"], e["code"], e["count"]) for e in data["findings"]] == [
+        ("pipe.py", "ML102", 1),
+        ("pipe.py", "ML102", 1),
+    ]
+    r = run_cli("check", "--baseline", "mllint-baseline.json", ".", cwd=root)
+    assert r.returncode == 0, r.stdout
+    # unrelated edits move the old findings; a new pitfall is the only one reported
+    moved = "# a new header comment\n\n" + NAN_SOURCE + "again = frame[frame['age'] == np.nan]\n"
+    (root / "pipe.py").write_text(moved)
+    r = run_cli("check", "--baseline", "mllint-baseline.json", "--output-format", "json", ".", cwd=root)
+    assert r.returncode == 1
+    assert [(d["line"], d["code"]) for d in json.loads(r.stdout)] == [(10, "ML102")]
+    # a bad baseline file is a usage error
+    (root / "bad.json").write_text("{}")
+    r = run_cli("check", "--baseline", "bad.json", ".", cwd=root)
+    assert r.returncode == 2
+    assert "bad.json: not an mllint baseline" in r.stderr
