@@ -80,7 +80,7 @@ def check_source(
     ``select`` limits the run to these codes/prefixes/names; ``fix`` is None, ``"safe"`` or
     ``"unsafe"``.
     """
-    from mllint.rule import resolve_selector
+    from mllint.catalog import resolve_selector
 
     settings = settings or Settings()
     codes: set[str] | None = None

@@ -134,16 +134,15 @@ def _load_settings(args: argparse.Namespace) -> object:
 def cmd_check(args: argparse.Namespace) -> int:
     from mllint.config import Settings, effective_codes
     from mllint.reporters import Report, get_reporter
-    from mllint.rule import all_rules, resolve_selector
+    from mllint.catalog import resolve_selector
     from mllint.runner import RunOptions, discover, run
 
     settings = _load_settings(args)
     assert isinstance(settings, Settings)
-    rules = all_rules()
     for option in ("select", "extend_select", "ignore"):
         for sel in getattr(args, option) or []:
             try:
-                resolve_selector(sel, rules)
+                resolve_selector(sel)
             except KeyError:
                 raise UsageError(
                     f"--{option.replace('_', '-')}: unknown rule code or name {sel!r} "

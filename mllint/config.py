@@ -228,7 +228,7 @@ def settings_from_toml(
     facts_from: Mapping[str, Any] | None = None,
     has_section: bool = True,
 ) -> Settings:
-    from mllint.rule import all_rules, resolve_selector, rule_by_name
+    from mllint.catalog import catalog, full_catalog, resolve_selector
 
     table: Any = {}
     if has_section:
@@ -239,15 +239,15 @@ def settings_from_toml(
             table = {k: v for k, v in data.items() if k != "tool"}
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [tool.mllint] must be a table")
-    rules = all_rules()
-    by_name = rule_by_name()
+    rules: dict[str, Any] = dict(catalog())
+    by_name = {r.name: r for r in rules.values()}
     kwargs: dict[str, Any] = {"root": path.parent.resolve(), "config_file": path}
     rule_options: dict[str, dict[str, Any]] = {}
 
     def codes(key: str, values: list[str]) -> tuple[str, ...]:
         for v in values:
             try:
-                resolve_selector(v, rules)
+                resolve_selector(v)
             except KeyError:
                 raise ConfigError(
                     f"{path}: [tool.mllint] {key}: unknown rule code or name {v!r}"
@@ -289,6 +289,14 @@ def settings_from_toml(
                 kwargs[attr] = lv
             else:
                 kwargs[attr] = value
+        elif key not in by_name and key not in rules and _known_rule(key, full_catalog()):
+            # the generated catalog predates this rule: use the rule classes themselves
+            rules = dict(full_catalog())
+            by_name = {r.name: r for r in rules.values()}
+            rule = by_name.get(key) or rules[key]
+            if not isinstance(value, dict):
+                raise ConfigError(f"{path}: [tool.mllint.{key}] must be a table of rule options")
+            rule_options[rule.name] = _rule_options(path, rule, value)
         elif key in by_name or key in rules:
             rule = by_name.get(key) or rules[key]
             if not isinstance(value, dict):
@@ -302,6 +310,10 @@ def settings_from_toml(
     kwargs["rule_options"] = rule_options
     settings = Settings(**kwargs)
     return _with_project_facts(settings, facts_from if facts_from is not None else data)
+
+
+def _known_rule(key: str, rules: Mapping[str, Any]) -> bool:
+    return key in rules or any(r.name == key for r in rules.values())
 
 
 def _rule_options(path: Path, rule: Any, value: Mapping[str, Any]) -> dict[str, Any]:
@@ -356,34 +368,32 @@ def _with_project_facts(settings: Settings, data: Mapping[str, Any]) -> Settings
 
 
 def effective_codes(settings: Settings) -> frozenset[str]:
-    from mllint.rule import all_rules, resolve_selector
+    from mllint.catalog import catalog, resolve_selector
 
-    rules = all_rules()
     if settings.select is None:
-        selected = {c for c, r in rules.items() if r.default_enabled}
+        selected = {c for c, r in catalog().items() if r.default_enabled}
     else:
         selected = set()
         for s in settings.select:
-            selected.update(resolve_selector(s, rules))
+            selected.update(resolve_selector(s))
     for s in settings.extend_select:
-        selected.update(resolve_selector(s, rules))
+        selected.update(resolve_selector(s))
     for s in settings.ignore:
-        selected.difference_update(resolve_selector(s, rules))
+        selected.difference_update(resolve_selector(s))
     return frozenset(selected)
 
 
 def fixable_codes(settings: Settings) -> frozenset[str]:
-    from mllint.rule import all_rules, resolve_selector
+    from mllint.catalog import catalog, resolve_selector
 
-    rules = all_rules()
     if settings.fixable is None:
-        codes = set(rules)
+        codes = set(catalog())
     else:
         codes = set()
         for s in settings.fixable:
-            codes.update(resolve_selector(s, rules))
+            codes.update(resolve_selector(s))
     for s in settings.unfixable:
-        codes.difference_update(resolve_selector(s, rules))
+        codes.difference_update(resolve_selector(s))
     return frozenset(codes)
 
 
@@ -401,12 +411,12 @@ def rule_option_values(settings: Settings, rule: Any) -> dict[str, Any]:
 
 
 def per_file_ignored(settings: Settings, relpath: str) -> frozenset[str]:
+    from mllint.catalog import resolve_selector
     from mllint.globs import matches
-    from mllint.rule import all_rules, resolve_selector
 
     out: set[str] = set()
     for glob, codes in settings.per_file_ignores:
         if matches(relpath, glob):
             for c in codes:
-                out.update(resolve_selector(c, all_rules()))
+                out.update(resolve_selector(c))
     return frozenset(out)

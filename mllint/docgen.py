@@ -86,6 +86,9 @@ def render_index() -> str:
     return "\n".join(lines)
 
 
+CATALOG_PATH = Path(__file__).resolve().parent / "_catalog_data.py"
+
+
 def expected_pages() -> dict[str, str]:
     pages = {f"{code}.md": render_rule_page(rule) for code, rule in all_rules().items()}
     pages["README.md"] = render_index()
@@ -97,8 +100,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 if a page is out of date")
     parser.add_argument("--out", type=Path, default=Path("docs/rules"))
     args = parser.parse_args(argv)
+    from mllint.catalog import render_catalog_module
+
     pages = expected_pages()
     stale = []
+    catalog_src = render_catalog_module()
+    current_catalog = CATALOG_PATH.read_text(encoding="utf-8") if CATALOG_PATH.exists() else None
+    if current_catalog != catalog_src:
+        stale.append(str(CATALOG_PATH.name))
+        if not args.check:
+            CATALOG_PATH.write_text(catalog_src, encoding="utf-8")
     for name, text in pages.items():
         path = args.out / name
         current = path.read_text(encoding="utf-8") if path.exists() else None

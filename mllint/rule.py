@@ -26,7 +26,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import libcst as cst
 
+from mllint.options import Option
 from mllint.rule_errors import RegistryError
+
+__all__ = ["Fix", "FixSafety", "Option", "RawViolation", "Rule", "all_rules"]
 
 if TYPE_CHECKING:
     from mllint.semantics.context import FileContext, ImportPlan
@@ -41,46 +44,6 @@ class FixSafety(str, enum.Enum):
     SAFE = "safe"
     UNSAFE = "unsafe"
     NONE = "none"
-
-
-@dataclass(frozen=True)
-class Option:
-    """A rule option, configured under ``[tool.mllint.<rule-name>]``."""
-
-    name: str
-    kind: str  # one of: "str", "bool", "int", "float", "list[str]", "regex", "dict[str,str]"
-    default: Any
-    help: str
-
-    def validate(self, value: Any) -> Any:
-        """Return the value converted to its Python type, or raise ``ValueError``."""
-        kind = self.kind
-        if kind == "bool":
-            if isinstance(value, bool):
-                return value
-        elif kind == "int":
-            if isinstance(value, int) and not isinstance(value, bool):
-                return value
-        elif kind == "float":
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                return float(value)
-        elif kind in ("str", "regex"):
-            if isinstance(value, str):
-                if kind == "regex":
-                    try:
-                        re.compile(value)
-                    except re.error as exc:
-                        raise ValueError(f"is not a valid regular expression ({exc})") from None
-                return value
-        elif kind == "list[str]":
-            if isinstance(value, list) and all(isinstance(v, str) for v in value):
-                return tuple(value)
-        elif kind == "dict[str,str]":
-            if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
-                return dict(value)
-        else:  # pragma: no cover - programming error in a rule
-            raise AssertionError(f"unknown option kind {kind!r}")
-        raise ValueError(f"must be of type {kind}, got {type(value).__name__} {value!r}")
 
 
 @dataclass
@@ -255,20 +218,9 @@ def rule_by_name() -> dict[str, type[Rule]]:
 def resolve_selector(selector: str, rules: Mapping[str, type[Rule]] | None = None) -> list[str]:
     """Codes matched by a selector: a code (``ML101``), a prefix (``ML1``, ``ML``, ``ALL``) or a
     rule name (``float-equality``). Raise ``KeyError`` for a selector that matches nothing."""
-    rules = all_rules() if rules is None else rules
-    sel = selector.strip()
-    if sel.upper() == "ALL":
-        return list(rules)
-    if sel.upper().startswith("ML"):
-        up = sel.upper()
-        codes = [c for c in rules if c.startswith(up)]
-        if codes:
-            return codes
-        raise KeyError(selector)
-    for rule in rules.values():
-        if rule.name == sel:
-            return [rule.code]
-    raise KeyError(selector)
+    from mllint.catalog import resolve_selector as _resolve
+
+    return _resolve(selector, all_rules() if rules is None else rules)
 
 
 RuleFactory = Callable[["FileContext", Mapping[str, Any]], Rule]

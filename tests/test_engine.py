@@ -234,3 +234,25 @@ def test_docs_are_generated_from_rules() -> None:
     assert stale == [], "run `python -m mllint.docgen` to regenerate docs/rules"
     extra = sorted(p.name for p in docs.glob("ML*.md") if p.name not in expected_pages())
     assert extra == []
+
+
+def test_catalog_is_generated_from_rules() -> None:
+    from mllint.catalog import render_catalog_module
+    from mllint.docgen import CATALOG_PATH
+
+    assert CATALOG_PATH.read_text(encoding="utf-8") == render_catalog_module(), (
+        "run `python -m mllint.docgen` to regenerate mllint/_catalog_data.py"
+    )
+
+
+def test_config_and_selection_do_not_import_rules(tmp_path: object) -> None:
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from mllint.config import load_settings, effective_codes, settings_from_toml\n"
+        "s = settings_from_toml({'tool': {'mllint': {'ignore': ['ML1'], 'nan-equality': {}}}}, Path('p/pyproject.toml'))\n"
+        "codes = effective_codes(s)\n"
+        "print(sorted(m for m in ('libcst', 'rich', 'mllint.rule', 'mllint.engine') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
