@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from mllint.cache import package_of
 from mllint.config import (
     Settings,
     effective_codes,
@@ -17,20 +18,6 @@ from mllint.engine import EnabledRule, LintRequest, lint_source
 from mllint.globs import matches_any
 from mllint.rule import all_rules
 from mllint.semantics.context import FileFacts
-
-
-def package_of(path: Path) -> str | None:
-    """The dotted package containing ``path`` on disk (directories with ``__init__.py``)."""
-    parts: list[str] = []
-    d = path.parent
-    while (d / "__init__.py").is_file():
-        parts.append(d.name)
-        if d.parent == d:
-            break
-        d = d.parent
-    if not parts:
-        return None
-    return ".".join(reversed(parts))
 
 
 def make_request(

@@ -77,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="record the current findings in FILE (for adopting mllint on legacy code); exit 0",
     )
+    check.add_argument("--no-cache", action="store_true", help="do not read or write the result cache")
+    check.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="where to keep the result cache (default: .mllint_cache in the project root; "
+        "env MLLINT_CACHE_DIR)",
+    )
     check.add_argument(
         "--force-exclude",
         action="store_true",
@@ -168,7 +175,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     paths = args.paths or [Path(".")]
     found = discover(paths, settings, force_exclude=args.force_exclude)
     options = RunOptions(fix=fix_mode, write=not args.diff, want_edits=True)
-    outcomes = run(found.files, settings, options, jobs=args.jobs)
+    cache = None
+    if not args.no_cache and not os.environ.get("MLLINT_NO_CACHE"):
+        from mllint.cache import ResultCache
+
+        env_dir = os.environ.get("MLLINT_CACHE_DIR")
+        cache_dir = args.cache_dir or (Path(env_dir) if env_dir else settings.root / settings.cache_dir)
+        cache = ResultCache(cache_dir)
+    outcomes = run(found.files, settings, options, jobs=args.jobs, cache=cache)
 
     if args.diff:
         return _print_diffs(outcomes, found.errors)

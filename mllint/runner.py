@@ -16,8 +16,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mllint.cache import ResultCache, SettingsFingerprint, package_of
 from mllint.config import Settings
-from mllint.diagnostics import FileResult
+from mllint.diagnostics import FileResult, Violation
 from mllint.globs import matches, matches_any
 
 PY_SUFFIXES = (".py", ".pyi")
@@ -166,6 +167,7 @@ class Decoded:
     mtime_ns: int
     size: int
     mode: int
+    data: bytes = b""
 
 
 def read_source(path: Path) -> Decoded:
@@ -202,18 +204,22 @@ def read_source(path: Path) -> Decoded:
         pos = getattr(exc, "start", None)
         where = f" (byte {pos})" if pos is not None else ""
         raise FileReadError(f"not valid {name}{where}; skipped") from None
-    return Decoded(text, encoding, bom, st.st_mtime_ns, st.st_size, st.st_mode)
+    return Decoded(text, encoding, bom, st.st_mtime_ns, st.st_size, st.st_mode, data)
+
+
+def encode_source(text: str, decoded: Decoded) -> bytes:
+    """``text`` encoded like the original file (same encoding, BOM kept)."""
+    data = text.encode(decoded.encoding if not decoded.bom else "utf-8")
+    return codecs.BOM_UTF8 + data if decoded.bom else data
 
 
 def write_source(path: Path, text: str, decoded: Decoded) -> str | None:
     """Write ``text`` atomically (temp file in the same folder + rename), keeping encoding,
     BOM and mode bits. Returns an error message instead of writing when that is unsafe."""
     try:
-        data = text.encode(decoded.encoding if not decoded.bom else "utf-8")
+        data = encode_source(text, decoded)
     except UnicodeEncodeError:
         return f"the fixed text cannot be encoded as {decoded.encoding}; fix not written"
-    if decoded.bom:
-        data = codecs.BOM_UTF8 + data
     try:
         st = os.stat(path)
     except OSError:
@@ -247,19 +253,71 @@ def write_source(path: Path, text: str, decoded: Decoded) -> str | None:
 # -- checking ------------------------------------------------------------------------------
 
 
-def process_file(sf: SourceFile, settings: Settings, options: RunOptions) -> FileOutcome:
-    from mllint.api import make_request, package_of
+_FINGERPRINT: tuple[Settings, SettingsFingerprint] | None = None
+
+
+def _fingerprint(settings: Settings) -> SettingsFingerprint:
+    """One SettingsFingerprint per settings object and process (workers get pickled copies)."""
+    global _FINGERPRINT
+    if _FINGERPRINT is None or _FINGERPRINT[0] != settings:
+        _FINGERPRINT = (settings, SettingsFingerprint(settings))
+    return _FINGERPRINT[1]
+
+
+_PACKAGES: dict[str, str | None] = {}
+
+
+def _package(path: Path) -> str | None:
+    parent = os.path.dirname(os.path.abspath(path))
+    if parent not in _PACKAGES:
+        _PACKAGES[parent] = package_of(path)
+    return _PACKAGES[parent]
+
+
+def _needs_processing(violations: list[Violation], options: RunOptions, settings: Settings) -> bool:
+    """With --fix, a cached result still needs a real run when it has an applicable fix."""
+    if options.fix is None:
+        return False
+    for v in violations:
+        if v.fix is None:
+            continue
+        if v.fix.applicability == "safe" or options.fix == "unsafe":
+            return True
+    return False
+
+
+def cached_outcome(
+    sf: SourceFile, settings: Settings, options: RunOptions, cache: ResultCache
+) -> FileOutcome | None:
+    """The outcome from the cache, or None (miss, unreadable file, or work to do)."""
+    try:
+        with open(sf.path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    key = cache.key(data, _fingerprint(settings).for_file(sf.relpath, _package(sf.path)))
+    hit = cache.get(key, sf.display)
+    if hit is None or _needs_processing(hit, options, settings):
+        return None
+    return FileOutcome(FileResult(sf.display, violations=hit))
+
+
+def process_file(
+    sf: SourceFile, settings: Settings, options: RunOptions, cache: ResultCache | None = None
+) -> FileOutcome:
+    from mllint.api import make_request
     from mllint.engine import lint_source
 
     try:
         decoded = read_source(sf.path)
     except FileReadError as exc:
         return FileOutcome(FileResult(sf.display, error=str(exc)))
+    package = _package(sf.path)
     request = make_request(
         settings,
         sf.relpath,
         fix=options.fix,
-        package=package_of(sf.path),
+        package=package,
         want_edits=options.want_edits,
     )
     # roles use the project-relative path; findings are reported under the display path
@@ -275,6 +333,7 @@ def process_file(sf: SourceFile, settings: Settings, options: RunOptions) -> Fil
             )
         )
     outcome = FileOutcome(result)
+    settings_part = _fingerprint(settings).for_file(sf.relpath, package) if cache else ""
     if result.fixed_source is not None:
         outcome.original = decoded.text
         if options.write:
@@ -284,31 +343,59 @@ def process_file(sf: SourceFile, settings: Settings, options: RunOptions) -> Fil
                 result.changed = False
             else:
                 outcome.written = True
+                if cache is not None:
+                    try:
+                        written = encode_source(result.fixed_source, decoded)
+                    except UnicodeEncodeError:  # pragma: no cover - write_source refused it
+                        written = None
+                    if written is not None:
+                        cache.put(cache.key(written, settings_part), result.violations)
+    elif cache is not None and result.error is None:
+        cache.put(cache.key(decoded.data, settings_part), result.violations)
     return outcome
 
 
-
-
-def _worker(args: tuple[SourceFile, Settings, RunOptions]) -> FileOutcome:
-    return process_file(*args)
+def _worker(args: tuple[SourceFile, Settings, RunOptions, Path | None]) -> FileOutcome:
+    sf, settings, options, cache_dir = args
+    return process_file(sf, settings, options, ResultCache(cache_dir) if cache_dir else None)
 
 
 def run(
-    files: Sequence[SourceFile], settings: Settings, options: RunOptions, jobs: int | None = None
+    files: Sequence[SourceFile],
+    settings: Settings,
+    options: RunOptions,
+    jobs: int | None = None,
+    cache: ResultCache | None = None,
 ) -> list[FileOutcome]:
+    outcomes: list[FileOutcome | None] = [None] * len(files)
+    todo: list[int] = []
+    for i, f in enumerate(files):
+        hit = cached_outcome(f, settings, options, cache) if cache is not None else None
+        if hit is not None:
+            outcomes[i] = hit
+        else:
+            todo.append(i)
     if jobs is None:
         jobs = os.cpu_count() or 1
-    if jobs <= 1 or len(files) < POOL_THRESHOLD:
-        return [process_file(f, settings, options) for f in files]
-    ordered = sorted(files, key=_size, reverse=True)
-    import multiprocessing
+    pending = [files[i] for i in todo]
+    if jobs <= 1 or len(pending) < POOL_THRESHOLD:
+        done = [process_file(f, settings, options, cache) for f in pending]
+    else:
+        import multiprocessing
 
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
-    mp_context = multiprocessing.get_context(method)
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp_context) as pool:
-        outcomes = list(pool.map(_worker, [(f, settings, options) for f in ordered], chunksize=4))
-    by_path = {o.result.filename: o for o in outcomes}
-    return [by_path[f.display] for f in files]
+        ordered = sorted(pending, key=_size, reverse=True)
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+        mp_context = multiprocessing.get_context(method)
+        cache_dir = cache.root if cache is not None else None
+        with ProcessPoolExecutor(max_workers=min(jobs, len(ordered)), mp_context=mp_context) as pool:
+            results = list(
+                pool.map(_worker, [(f, settings, options, cache_dir) for f in ordered], chunksize=2)
+            )
+        by_path = {o.result.filename: o for o in results}
+        done = [by_path[f.display] for f in pending]
+    for i, outcome in zip(todo, done, strict=True):
+        outcomes[i] = outcome
+    return [o for o in outcomes if o is not None]
 
 
 def _size(f: SourceFile) -> int:
