@@ -96,6 +96,8 @@ def rules_for(source: str, facts: FileFacts, rules: Iterable[EnabledRule]) -> li
             continue
         if r.requires_text and not any(t in source for t in r.requires_text):
             continue
+        if not r.can_match(source):
+            continue
         out.append(er)
     return out
 

@@ -127,6 +127,12 @@ class Rule(cst.BatchableCSTVisitor):
             Rule._dispatch_cache[cls] = cached
         return cached
 
+    @classmethod
+    def can_match(cls, source: str) -> bool:
+        """A finer pre-scan than ``requires_text`` (e.g. a regular expression); it must only
+        return False when the rule certainly cannot fire on this source."""
+        return True
+
     def finish(self) -> None:
         """Called once after the traversal (for rules that collect first and judge later)."""
 
