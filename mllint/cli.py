@@ -242,7 +242,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             get_reporter("text")(report, sys.stdout, args.quiet, args.statistics)
     else:
         reporter(report, sys.stdout, args.quiet, args.statistics)
-        if fmt == "json" and errors:
+        if fmt in ("json", "json-lines", "gitlab") and errors:
+            # these formats have no place for them: keep stdout machine-readable
             for e in errors:
                 print(f"{e.filename}: error: {e.error}", file=sys.stderr)
     if args.exit_non_zero_on_fix and changed:

@@ -8,7 +8,7 @@ from typing import TextIO
 
 from mllint.diagnostics import FileResult, Violation
 
-FORMATS = ("text", "concise", "json")
+FORMATS = ("text", "concise", "json", "json-lines", "grouped", "github", "gitlab", "sarif", "junit")
 
 
 @dataclass
@@ -43,6 +43,30 @@ def get_reporter(name: str) -> Callable[[Report, TextIO, bool, bool], None]:
         from mllint.reporters.text import render_text
 
         return render_text
+    if name == "json-lines":
+        from mllint.reporters.json_lines import render_json_lines
+
+        return render_json_lines
+    if name == "grouped":
+        from mllint.reporters.grouped import render_grouped
+
+        return render_grouped
+    if name == "github":
+        from mllint.reporters.github import render_github
+
+        return render_github
+    if name == "gitlab":
+        from mllint.reporters.gitlab import render_gitlab
+
+        return render_gitlab
+    if name == "sarif":
+        from mllint.reporters.sarif import render_sarif
+
+        return render_sarif
+    if name == "junit":
+        from mllint.reporters.junit import render_junit
+
+        return render_junit
     raise KeyError(name)
 
 
