@@ -524,6 +524,11 @@ def _fix_edits(
             text = new if "\r" in new or newline == "\n" else new.replace("\n", newline)
         else:
             text = module.code_for_node(new)
+        if end > len(source):
+            # the file has no final newline: the code generator's last newline is not in it
+            end = len(source)
+            if text.endswith(newline):
+                text = text[: -len(newline)]
         old_text = source[start:end]
         if "#" in old_text:
             new_comments = comments_in(text)
@@ -554,11 +559,20 @@ def _import_edit(
 ) -> _Edit | None:
     if plan.statement is None:
         return None
+    if plan.anchor is not None and plan.before:
+        rng = offsets.get(id(plan.anchor))
+        if rng is None:
+            raise ValueError("import anchor not found")
+        code_start = trim_range(source, *rng)[0]
+        if code_start == rng[0]:
+            # no blank line or comment above the first third-party import: start a group
+            return _Edit(rng[0], rng[0], plan.statement + newline + newline)
+        return _Edit(rng[0], rng[0], plan.statement + newline)
     if plan.anchor is not None:
         rng = offsets.get(id(plan.anchor))
         if rng is None:
             raise ValueError("import anchor not found")
-        at = rng[1]
+        at = min(rng[1], len(source))
         # the anchor's code ends with its newline; a file ending without one needs one first
         prefix = "" if source[:at].endswith(("\n", "\r")) else newline
         return _Edit(at, at, prefix + plan.statement + newline)

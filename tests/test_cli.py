@@ -162,9 +162,9 @@ def test_suppressions(project: Callable[..., Path]) -> None:
     # suppressed findings are not fixed either
     run_cli("check", "--fix", "--unsafe-fixes", "s.py", cwd=root)
     fixed = (root / "s.py").read_text().splitlines()
-    assert fixed[:2] == ["import numpy as np", "import math"]
-    assert fixed[2:7] == source.splitlines()[1:6]
-    assert fixed[7] == "f = math.isnan(x)  # noqa: ML101"
+    assert fixed[:3] == ["import math", "", "import numpy as np"]
+    assert fixed[3:8] == source.splitlines()[1:6]
+    assert fixed[8] == "f = math.isnan(x)  # noqa: ML101"
 
 
 def test_rules_and_explain() -> None:

@@ -256,3 +256,17 @@ def test_config_and_selection_do_not_import_rules(tmp_path: object) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_stdlib_import_goes_into_the_stdlib_group() -> None:
+    out, _ = run("import numpy as np\nimport pandas as pd\n\nx = INF\n", NeedsMath, fix="unsafe")
+    assert out == "import math\n\nimport numpy as np\nimport pandas as pd\n\nx = math.inf\n"
+    out, _ = run("import os\n\nimport numpy as np\n\nx = INF\n", NeedsMath, fix="unsafe")
+    assert out == "import os\nimport math\n\nimport numpy as np\n\nx = math.inf\n"
+    out, _ = run('"""Doc."""\n\n# third party\nimport torch\n\nx = INF\n', NeedsMath, fix="unsafe")
+    assert out == '"""Doc."""\nimport math\n\n# third party\nimport torch\n\nx = math.inf\n'
+
+
+def test_fix_at_end_of_file_without_newline() -> None:
+    out, _ = run("import math\nx = len(y)", RenameLen, fix="safe")
+    assert out == "import math\nx = size(y)"

@@ -52,9 +52,11 @@ class ImportPlan:
 
     local: str
     statement: str | None = None
-    #: insert after this module-body statement; None = before the first statement
+    #: insert after (or, with ``before``, before) this module-body statement;
+    #: None = before the first statement
     anchor: cst.CSTNode | None = None
     before_first: bool = False
+    before: bool = False
 
 
 class FileContext:
@@ -399,8 +401,8 @@ class FileContext:
                     return None
             stmt = f"import {module}"
             local = target
-        anchor, before_first = self._import_anchor()
-        return ImportPlan(local, stmt, anchor, before_first)
+        anchor, before_first, before = self._import_anchor(module.split(".", 1)[0])
+        return ImportPlan(local, stmt, anchor, before_first, before)
 
     def _runtime_imports(self, mod_scope: Scope) -> Iterator[tuple[str, Binding]]:
         for local, bindings in mod_scope.bindings.items():
@@ -423,29 +425,65 @@ class FileContext:
             return False
         return not self.model.module_scope.bindings.get(name)
 
-    def _import_anchor(self) -> tuple[cst.CSTNode | None, bool]:
-        """After the docstring, ``from __future__`` imports and the last import of the
-        leading import block."""
+    def _import_anchor(self, top: str) -> tuple[cst.CSTNode | None, bool, bool]:
+        """Where a new ``import <top>...`` goes: (anchor, before_first, before).
+
+        In the leading import block (after the docstring and ``from __future__`` imports), a
+        standard-library import goes after the last standard-library import, or before the
+        first other import; anything else after the last import, as isort would place it."""
         body = self.module.body
-        anchor: cst.CSTNode | None = None
+        header: cst.CSTNode | None = None  # docstring / __future__ imports
+        last_import: cst.CSTNode | None = None
+        last_std: cst.CSTNode | None = None
+        first_other: cst.CSTNode | None = None
         for i, stmt in enumerate(body):
             if isinstance(stmt, cst.SimpleStatementLine):
                 first = stmt.body[0] if stmt.body else None
+                if isinstance(first, cst.ImportFrom) and _import_top(first) == "__future__":
+                    header = stmt
+                    continue
                 if isinstance(first, (cst.Import, cst.ImportFrom)):
-                    anchor = stmt
+                    last_import = stmt
+                    if _import_top(first) in _STDLIB:
+                        last_std = stmt
+                    elif first_other is None:
+                        first_other = stmt
                     continue
                 if i == 0 and isinstance(first, cst.Expr) and isinstance(
                     first.value, (cst.SimpleString, cst.ConcatenatedString)
                 ):
-                    anchor = stmt
+                    header = stmt
                     continue
             elif isinstance(stmt, cst.If) and is_type_checking_test(stmt.test):
                 continue
             elif isinstance(stmt, cst.Try) and _is_import_try(stmt):
-                anchor = stmt
+                last_import = stmt
+                if first_other is None:
+                    first_other = stmt
                 continue
             break
-        return anchor, anchor is None
+        if top in _STDLIB:
+            if last_std is not None:
+                return last_std, False, False
+            if first_other is not None:
+                return first_other, False, True
+        anchor = last_import or header
+        return anchor, anchor is None, False
+
+
+_STDLIB = frozenset(getattr(__import__("sys"), "stdlib_module_names", ()))
+
+
+def _import_top(node: cst.Import | cst.ImportFrom) -> str | None:
+    if isinstance(node, cst.ImportFrom):
+        if node.relative:
+            return None
+        target = node.module
+    else:
+        target = node.names[0].name if node.names else None
+    while isinstance(target, cst.Attribute):
+        target = target.value
+    return target.value if isinstance(target, cst.Name) else None
 
 
 def _is_import_try(stmt: cst.Try) -> bool:
