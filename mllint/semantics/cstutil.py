@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 import libcst as cst
+from libcst._nodes.internal import CodegenState
 
 _CAMEL_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z0-9])|[A-Z]?[a-z0-9]+|[A-Z]+")
 
@@ -136,7 +137,8 @@ def positional_args(call: cst.Call) -> list[cst.Arg]:
 
 def strip_ws(node: cst.CSTNode) -> cst.CSTNode:
     """A copy without parentheses, for structural comparison."""
-    return node.visit(_Normaliser())
+    result = node.visit(_Normaliser())
+    return result if isinstance(result, cst.CSTNode) else node
 
 
 class _Normaliser(cst.CSTTransformer):
@@ -246,3 +248,23 @@ def expression_names(node: cst.CSTNode) -> set[str]:
             found.add(cur.value)
         stack.extend(cur.children)
     return found
+
+
+def block_indents(module: cst.Module, ancestors: Iterable[cst.CSTNode]) -> list[str]:
+    """The indentation tokens of the ``IndentedBlock`` nodes among ``ancestors`` (outermost
+    first), i.e. the indentation a statement nested in them is rendered with."""
+    return [
+        a.indent if a.indent is not None else module.default_indent
+        for a in ancestors
+        if isinstance(a, cst.IndentedBlock)
+    ]
+
+
+def code_in_block(module: cst.Module, node: cst.CSTNode, indents: Sequence[str]) -> str:
+    """Render ``node`` as the module renders it inside blocks indented by ``indents`` (see
+    :func:`block_indents`). ``module.code_for_node`` renders nested statements without their
+    outer indentation; a fix that replaces a statement inside a block needs this instead."""
+    state = CodegenState(default_indent=module.default_indent, default_newline=module.default_newline)
+    state.indent_tokens = list(indents)
+    node._codegen(state)
+    return "".join(state.tokens)
