@@ -56,6 +56,8 @@ class LintRequest:
     display: str | None = None
     #: report files that do not parse as ML000 (the flake8 plugin leaves that to flake8)
     syntax_errors: bool = True
+    #: honour ``# noqa`` / ``# mllint: ignore[...]`` (flake8's --disable-noqa turns it off)
+    apply_noqa: bool = True
 
 
 @dataclass
@@ -233,13 +235,18 @@ def _lint_pass(
     try:
         raw = run_rules(module, source, facts, active)
     except RecursionError as exc:
-        out.syntax_error = syntax_error_violation(source, filename, exc)
+        if request.syntax_errors:
+            out.syntax_error = syntax_error_violation(source, filename, exc)
         return out
     check_noqa = any(er.rule.code == UNUSED_NOQA_CODE for er in active)
     if not raw and not check_noqa:
         return out
     used: dict[int, set[str]] = {}
-    findings = _position_and_suppress(module, source, raw, used) if raw else []
+    findings = (
+        _position_and_suppress(module, source, raw, used if request.apply_noqa else None, request.apply_noqa)
+        if raw
+        else []
+    )
     if want_edits:
         _compute_edits(module, source, findings)
     if check_noqa:
@@ -318,7 +325,11 @@ def _walk(
 
 
 def _position_and_suppress(
-    module: cst.Module, source: str, raw: list[RawViolation], used: dict[int, set[str]] | None = None
+    module: cst.Module,
+    source: str,
+    raw: list[RawViolation],
+    used: dict[int, set[str]] | None = None,
+    apply_noqa: bool = True,
 ) -> list[_Finding]:
     offsets = node_offsets(module, [r.node for r in raw])
     index = LineIndex(source)
@@ -334,7 +345,7 @@ def _position_and_suppress(
             continue  # one finding per rule per node
         seen.add(key)
         line, _ = index.position(start)
-        matched = suppressing_items(index.line_text(line), r.code, r.name)
+        matched = suppressing_items(index.line_text(line), r.code, r.name) if apply_noqa else None
         if matched is not None:
             if used is not None:
                 used.setdefault(line, set()).update(matched)

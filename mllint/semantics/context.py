@@ -475,6 +475,7 @@ _STDLIB = frozenset(getattr(__import__("sys"), "stdlib_module_names", ()))
 
 
 def _import_top(node: cst.Import | cst.ImportFrom) -> str | None:
+    target: cst.BaseExpression | None
     if isinstance(node, cst.ImportFrom):
         if node.relative:
             return None
