@@ -31,6 +31,15 @@ ITERATOR = "one-shot-iterator"
 TUPLE = "tuple"
 
 ARRAYLIKE = frozenset({DATAFRAME, SERIES, NDARRAY, TENSOR})
+_ARITHMETIC_AUG = (
+    cst.AddAssign,
+    cst.SubtractAssign,
+    cst.MultiplyAssign,
+    cst.DivideAssign,
+    cst.FloorDivideAssign,
+    cst.ModuloAssign,
+    cst.PowerAssign,
+)
 
 _PANDAS_FRAME_FUNCS = frozenset(
     {"DataFrame", "concat", "merge", "get_dummies", "pivot_table", "crosstab", "json_normalize"}
@@ -189,7 +198,11 @@ class KindInference:
 
     def _all_same(self, bindings: list[Binding]) -> str | None:
         result: str | None = None
+        augmented: list[Binding] = []
         for b in bindings:
+            if b.kind == "augassign" and isinstance(b.node, cst.AugAssign):
+                augmented.append(b)
+                continue
             k = self.of_binding(b)
             if k is None:
                 return None
@@ -197,6 +210,13 @@ class KindInference:
                 result = k
             elif k != result:
                 return None
+        # `X -= X.mean()` keeps an array's/frame's/tensor's kind (never a list's: `+=` on a
+        # list is a mutation the rules want to see as such)
+        if augmented and (
+            result not in ARRAYLIKE
+            or not all(isinstance(getattr(b.node, "operator", None), _ARITHMETIC_AUG) for b in augmented)
+        ):
+            return None
         return result
 
     def of_binding(self, b: Binding) -> str | None:
@@ -509,10 +529,10 @@ def is_estimator_class(q: str) -> bool:
     if top == "sklearn":
         if len(parts) > 1 and parts[1] in ("model_selection", "metrics", "utils", "exceptions", "datasets", "base"):
             return False
-        # GP kernels (cloned, never fitted in place) and plotting Display objects
-        if parts[1:3] == ["gaussian_process", "kernels"] or parts[-1].endswith("Display"):
+        # GP kernels (cloned, never fitted in place), plotting Display objects, loss helpers
+        if parts[1:3] == ["gaussian_process", "kernels"] or parts[-1].endswith(("Display", "Loss")):
             return False
-        return True
+        return parts[1] != "_loss"
     return top in ("xgboost", "lightgbm", "catboost")
 
 

@@ -6,21 +6,9 @@ import libcst as cst
 
 from mllint.rule import Fix, FixSafety, Rule
 from mllint.semantics import kinds as K
-from mllint.semantics.cstutil import string_value
+from mllint.semantics.special_floats import PANDAS_MISSING, nan_constant
 
-_NAN_QUALNAMES = frozenset(
-    {
-        "numpy.nan",
-        "numpy.NaN",
-        "numpy.NAN",
-        "math.nan",
-        "torch.nan",
-        "pandas.NA",
-        "pandas.NaT",
-    }
-)
-_FLOAT_NAN_CALLS = frozenset({"builtins.float", "numpy.float64", "numpy.float32", "numpy.float16"})
-_PANDAS_MISSING = frozenset({"pandas.NA", "pandas.NaT"})
+_PANDAS_MISSING = PANDAS_MISSING
 
 
 class NanEquality(Rule):
@@ -70,45 +58,10 @@ class NanEquality(Rule):
     fix_safety = (FixSafety.UNSAFE,)
     requires_text = ("nan", "NaN", "NAN", "NA", "NaT")
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._module_nan_names: dict[str, bool] | None = None
-
-    # -- NaN constants -------------------------------------------------------------------
+    # -- NaN constants (shared with ML101: mllint.semantics.special_floats) -----------------
     def nan_qualname(self, node: cst.CSTNode) -> str | None:
         """The kind of NaN constant ``node`` is ("numpy.nan", "pandas.NA", "float", ...)."""
-        if isinstance(node, (cst.Name, cst.Attribute)):
-            q = self.ctx.qualname(node)
-            if q in _NAN_QUALNAMES:
-                return q
-            if isinstance(node, cst.Name):
-                return self._one_hop(node.value)
-            return None
-        if isinstance(node, cst.Call) and len(node.args) == 1 and node.args[0].keyword is None:
-            q = self.ctx.qualname(node.func)
-            if q in _FLOAT_NAN_CALLS:
-                value = string_value(node.args[0].value)
-                if value is not None and value.strip().lower().lstrip("+-") == "nan":
-                    return "float"
-        return None
-
-    def _one_hop(self, name: str) -> str | None:
-        """A module-level name bound exactly once to a NaN constant."""
-        bindings = self.ctx.bindings(name)
-        if len(bindings) != 1:
-            return None
-        b = bindings[0]
-        if b.scope is not self.ctx.model.module_scope or b.kind != "assign" or b.unpacked:
-            return None
-        value = b.value
-        if value is None or isinstance(value, cst.Name) and value.value == name:
-            return None
-        if isinstance(value, (cst.Name, cst.Attribute)):
-            q = self.ctx.qualname_in(value, self.ctx.model.module_scope)
-            return q if q in _NAN_QUALNAMES else None
-        if isinstance(value, cst.Call):
-            return self.nan_qualname(value)
-        return None
+        return nan_constant(self.ctx, node)
 
     # -- the rule --------------------------------------------------------------------------
     def visit_Comparison(self, node: cst.Comparison) -> None:
