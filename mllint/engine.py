@@ -135,7 +135,7 @@ def lint_source(source: str, request: LintRequest) -> FileResult:
             break
         for f in used:
             applied[f.raw.code] = applied.get(f.raw.code, 0) + 1
-        current = new_source
+        current = remove_orphaned_imports(current, new_source)
         passes += 1
     index = LineIndex(current)
     if pr.syntax_error is not None:
@@ -662,6 +662,111 @@ def _apply_edits(source: str, findings: Sequence[_Finding]) -> str:
         pos = e.end
     out.append(source[pos:])
     return "".join(out)
+
+
+_WORD_CACHE: dict[str, re.Pattern[str]] = {}
+
+
+def _word(name: str) -> re.Pattern[str]:
+    pat = _WORD_CACHE.get(name)
+    if pat is None:
+        pat = _WORD_CACHE[name] = re.compile(rf"(?<![\w.]){re.escape(name)}\b")
+    return pat
+
+
+def _import_spans(tree: ast.Module) -> list[tuple[ast.Import | ast.ImportFrom, int, int]]:
+    out: list[tuple[ast.Import | ast.ImportFrom, int, int]] = []
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            out.append((node, node.lineno, node.end_lineno or node.lineno))
+    return out
+
+
+def _uses_outside_imports(source: str, name: str, spans: list[tuple[int, int]]) -> int:
+    """How often ``name`` occurs as a word outside the module's import statements (comments,
+    strings and ``__all__`` included: anything that might still need the import counts)."""
+    count = 0
+    for lineno, line in enumerate(source.splitlines(), start=1):
+        if any(a <= lineno <= b for a, b in spans):
+            continue
+        count += len(_word(name).findall(line))
+    return count
+
+
+def remove_orphaned_imports(before: str, after: str) -> str:
+    """Remove module-level imports that fixes left unused (RULES.md §0.2 item 2).
+
+    An imported name is orphaned when it occurred outside import statements before the fixes
+    and no longer occurs at all after them (comments, strings and ``__all__`` count as uses,
+    so the removal is conservative). Statements carrying a comment are left alone."""
+    if before == after:
+        return after
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree_after = ast.parse(after)
+            tree_before = ast.parse(before)
+    except (SyntaxError, ValueError, RecursionError):
+        return after
+    spans_after = _import_spans(tree_after)
+    if not spans_after:
+        return after
+    before_spans = [(a, b) for _, a, b in _import_spans(tree_before)]
+    after_spans = [(a, b) for _, a, b in spans_after]
+    lines = after.splitlines(keepends=True)
+    replacements: dict[int, tuple[int, str]] = {}
+    for node, start, end in spans_after:
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            continue
+        if any("#" in lines[i - 1] for i in range(start, end + 1)):
+            continue
+        keep: list[ast.alias] = []
+        dropped = False
+        for alias in node.names:
+            local = alias.asname or alias.name.split(".", 1)[0]
+            if alias.name == "*":
+                keep.append(alias)
+                continue
+            if _uses_outside_imports(before, local, before_spans) > 0 and _uses_outside_imports(
+                after, local, after_spans
+            ) == 0:
+                dropped = True
+            else:
+                keep.append(alias)
+        if not dropped:
+            continue
+        first = lines[start - 1]
+        indent = first[: len(first) - len(first.lstrip())]
+        newline = "\r\n" if first.endswith("\r\n") else "\n" if first.endswith("\n") else ""
+        if keep:
+            clone: ast.Import | ast.ImportFrom
+            if isinstance(node, ast.Import):
+                clone = ast.Import(names=keep)
+            else:
+                clone = ast.ImportFrom(module=node.module, names=keep, level=node.level)
+            text = indent + ast.unparse(clone) + (newline or "")
+            if end != start and not newline:
+                continue  # pragma: no cover
+        else:
+            text = ""
+        replacements[start] = (end, text)
+    if not replacements:
+        return after
+    out: list[str] = []
+    i = 1
+    while i <= len(lines):
+        if i in replacements:
+            end, text = replacements[i]
+            out.append(text)
+            i = end + 1
+            prev_blank = not out[:-1] or not "".join(out[:-1]).strip() or out[-2].strip() == ""
+            if not text and prev_blank and i <= len(lines) and not lines[i - 1].strip():
+                i += 1  # do not leave a blank line where the statement stood between blanks
+        else:
+            out.append(lines[i - 1])
+            i += 1
+    result = "".join(out)
+    return result if _parses(result) else after
 
 
 def _parses(source: str) -> bool:

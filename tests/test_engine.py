@@ -270,3 +270,17 @@ def test_stdlib_import_goes_into_the_stdlib_group() -> None:
 def test_fix_at_end_of_file_without_newline() -> None:
     out, _ = run("import math\nx = len(y)", RenameLen, fix="safe")
     assert out == "import math\nx = size(y)"
+
+
+def test_imports_orphaned_by_a_fix_are_removed() -> None:
+    from mllint.engine import remove_orphaned_imports
+
+    before = "import os\nfrom functools import lru_cache, wraps\nimport numpy as np\n\nx = lru_cache(f)\ny = np.nan\n"
+    after = "import os\nfrom functools import lru_cache, wraps\nimport numpy as np\n\nx = cached(f)\ny = float('nan')\n"
+    assert remove_orphaned_imports(before, after) == "import os\nfrom functools import wraps\n\nx = cached(f)\ny = float('nan')\n"
+    # names still mentioned (a comment, a string, __all__) and imports with comments are kept
+    after2 = "import numpy as np  # keep\nimport math\n\n__all__ = ['math']\nx = 1\n"
+    before2 = "import numpy as np  # keep\nimport math\n\n__all__ = ['math']\nx = np.e + math.e\n"
+    assert remove_orphaned_imports(before2, after2) == after2
+    # an import that was unused before the fix is not the fix's business
+    assert remove_orphaned_imports("import sys\nx = 1\n", "import sys\nx = 2\n") == "import sys\nx = 2\n"
