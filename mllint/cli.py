@@ -174,7 +174,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         fix_mode = "unsafe" if unsafe else "safe"
     paths = args.paths or [Path(".")]
     found = discover(paths, settings, force_exclude=args.force_exclude)
-    options = RunOptions(fix=fix_mode, write=not args.diff, want_edits=True)
+    fmt = args.output_format or os.environ.get("MLLINT_OUTPUT_FORMAT") or "text"
+    # fix edits cost a code-generation pass; only the formats that list them need them
+    options = RunOptions(
+        fix=fix_mode, write=not args.diff, want_edits=fmt in ("json", "json-lines", "sarif")
+    )
     cache = None
     if not args.no_cache and not os.environ.get("MLLINT_NO_CACHE"):
         from mllint.cache import ResultCache
@@ -227,7 +231,6 @@ def cmd_check(args: argparse.Namespace) -> int:
         fix_mode=fix_mode,
         unsafe_enabled=bool(unsafe),
     )
-    fmt = args.output_format or os.environ.get("MLLINT_OUTPUT_FORMAT") or "text"
     try:
         reporter = get_reporter(fmt)
     except KeyError:

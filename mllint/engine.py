@@ -137,12 +137,12 @@ def lint_source(source: str, request: LintRequest) -> FileResult:
             applied[f.raw.code] = applied.get(f.raw.code, 0) + 1
         current = remove_orphaned_imports(current, new_source)
         passes += 1
-    index = LineIndex(current)
     if pr.syntax_error is not None:
         if current != source:  # pragma: no cover - fixes are verified before acceptance
             current = source
         result.violations = [pr.syntax_error]
-    else:
+    elif pr.findings:
+        index = LineIndex(current)
         result.violations = [_to_violation(f, index, filename) for f in pr.findings]
         result.violations.sort(key=lambda v: (v.line, v.column, v.code))
     if current != source:
@@ -242,13 +242,18 @@ def _lint_pass(
     if not raw and not check_noqa:
         return out
     used: dict[int, set[str]] = {}
-    findings = (
-        _position_and_suppress(module, source, raw, used if request.apply_noqa else None, request.apply_noqa)
-        if raw
-        else []
-    )
-    if want_edits:
-        _compute_edits(module, source, findings)
+    findings: list[_Finding] = []
+    if raw:
+        # one code-generation pass for the positions of reported nodes and of fix targets
+        targets = [r.node for r in raw]
+        if want_edits:
+            targets.extend(_fix_nodes(module, raw))
+        offsets = node_offsets(module, targets)
+        findings = _position_and_suppress(
+            offsets, source, raw, used if request.apply_noqa else None, request.apply_noqa
+        )
+        if want_edits:
+            _compute_edits(module, source, findings, offsets)
     if check_noqa:
         index = LineIndex(source)
         for f in _unused_noqa(source, used, request.rules):
@@ -283,6 +288,8 @@ def run_rules(
 
 
 _CSTNode = cst.CSTNode
+_SCOPE_PARENTS = frozenset({cst.FunctionDef, cst.ClassDef, cst.Lambda})
+_COMPREHENSION_TYPES = frozenset({cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp})
 
 
 def _walk(
@@ -291,15 +298,22 @@ def _walk(
     visit: Mapping[type, list[Callable[[Any], Any]]],
     leave: Mapping[type, list[Callable[[Any], Any]]],
 ) -> None:
-    enter = ctx.enter
-    exit_ = ctx.leave
+    stack = ctx.stack
+    push_depths = ctx._scope_push_depth
+    enter_scope = ctx.enter_scope
+    leave_scope = ctx.leave_scope
+    scope_parents = _SCOPE_PARENTS
+    comprehensions = _COMPREHENSION_TYPES
     limit = sys.getrecursionlimit()
     if limit < 20000:
         sys.setrecursionlimit(20000)
 
-    def walk(node: cst.CSTNode) -> None:
+    # ctx.enter/ctx.leave inlined: this loop runs once per node of every parsed file
+    def walk(node: cst.CSTNode, parent_type: type) -> None:
         t = type(node)
-        enter(node)
+        stack.append(node)
+        if parent_type in scope_parents or t in comprehensions:
+            enter_scope(node)
         fs = visit.get(t)
         if fs is not None:
             for f in fs:
@@ -307,31 +321,32 @@ def _walk(
         for name in _fields_of(t):
             value = getattr(node, name)
             if isinstance(value, _CSTNode):
-                walk(value)
+                walk(value, t)
             elif type(value) is tuple or type(value) is list:
                 for item in value:
                     if isinstance(item, _CSTNode):
-                        walk(item)
+                        walk(item, t)
         fs = leave.get(t)
         if fs is not None:
             for f in fs:
                 f(node)
-        exit_(node)
+        if push_depths and push_depths[-1] == len(stack):
+            leave_scope()
+        stack.pop()
 
-    walk(root)
+    walk(root, type(None))
 
 
 # -- positions and suppressions ------------------------------------------------------------
 
 
 def _position_and_suppress(
-    module: cst.Module,
+    offsets: Mapping[int, tuple[int, int]],
     source: str,
     raw: list[RawViolation],
     used: dict[int, set[str]] | None = None,
     apply_noqa: bool = True,
 ) -> list[_Finding]:
-    offsets = node_offsets(module, [r.node for r in raw])
     index = LineIndex(source)
     seen: set[tuple[str, int, int]] = set()
     findings: list[_Finding] = []
@@ -492,20 +507,27 @@ def _unused_noqa(
 # -- fixes -----------------------------------------------------------------------------------
 
 
-def _compute_edits(module: cst.Module, source: str, findings: list[_Finding]) -> None:
-    """Turn each finding's Fix into text edits (skipping fixes that cannot be expressed)."""
+def _fix_nodes(module: cst.Module, raw: Sequence[RawViolation]) -> list[cst.CSTNode]:
+    """The nodes whose positions the fixes of ``raw`` need."""
     nodes: list[cst.CSTNode] = []
-    for f in findings:
-        fix = f.raw.fix
-        if fix is None or f.preset:
+    for r in raw:
+        fix = r.fix
+        if fix is None:
             continue
         nodes.extend(old for old, _ in fix.replacements)
         nodes.extend(p.anchor for p in fix.imports if p.anchor is not None)
         if any(p.before_first and p.statement for p in fix.imports) and module.body:
             nodes.append(module.body[0])
-    if not nodes:
-        return
-    offsets = node_offsets(module, nodes)
+    return nodes
+
+
+def _compute_edits(
+    module: cst.Module,
+    source: str,
+    findings: list[_Finding],
+    offsets: Mapping[int, tuple[int, int]],
+) -> None:
+    """Turn each finding's Fix into text edits (skipping fixes that cannot be expressed)."""
     newline = module.default_newline
     for f in findings:
         fix = f.raw.fix
@@ -513,6 +535,8 @@ def _compute_edits(module: cst.Module, source: str, findings: list[_Finding]) ->
             continue
         try:
             f.edits = _fix_edits(module, source, fix, offsets, newline)
+            if f.edits is None:
+                f.fix_error = True
         except Exception:
             f.edits = None
             f.fix_error = True
@@ -784,6 +808,9 @@ def _to_violation(f: _Finding, index: LineIndex, filename: str) -> Violation:
     line, col = index.position(f.start)
     end_line, end_col = index.position(f.end)
     fix_info = None
+    if f.raw.fix is not None and f.edits is None and not f.fix_error and not f.preset:
+        # edits were not asked for (text output): the fix exists, its edits are not listed
+        fix_info = FixInfo(f.raw.fix.safety.value, ())
     if f.raw.fix is not None and f.edits:
         fix_info = FixInfo(
             f.raw.fix.safety.value,

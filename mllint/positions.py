@@ -8,6 +8,7 @@ nodes asked for (~0.2x the parse), and only for files that have something to rep
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Iterable
 
 import libcst as cst
@@ -55,24 +56,15 @@ def node_offsets(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> dict[int, 
     return state.ranges
 
 
+_NEWLINE_RE = re.compile(r"\r\n?|\n")
+
+
 class LineIndex:
     """Offset <-> (1-based line, 1-based column) conversion for one source string."""
 
     def __init__(self, source: str) -> None:
         self.source = source
-        starts = [0]
-        i = 0
-        n = len(source)
-        while i < n:
-            ch = source[i]
-            if ch == "\n":
-                starts.append(i + 1)
-            elif ch == "\r":
-                if i + 1 < n and source[i + 1] == "\n":
-                    i += 1
-                starts.append(i + 1)
-            i += 1
-        self.starts = starts
+        self.starts = [0] + [m.end() for m in _NEWLINE_RE.finditer(source)]
 
     def position(self, offset: int) -> tuple[int, int]:
         line = bisect.bisect_right(self.starts, offset) - 1

@@ -264,6 +264,12 @@ def _fingerprint(settings: Settings) -> SettingsFingerprint:
     return _FINGERPRINT[1]
 
 
+def _settings_part(settings: Settings, options: RunOptions, sf: SourceFile) -> str:
+    # results with and without fix edits differ: they are cached apart
+    part = _fingerprint(settings).for_file(sf.relpath, _package(sf.path))
+    return f"{part}|edits={int(options.want_edits)}"
+
+
 _PACKAGES: dict[str, str | None] = {}
 
 
@@ -295,7 +301,7 @@ def cached_outcome(
             data = fh.read()
     except OSError:
         return None
-    key = cache.key(data, _fingerprint(settings).for_file(sf.relpath, _package(sf.path)))
+    key = cache.key(data, _settings_part(settings, options, sf))
     hit = cache.get(key, sf.display)
     if hit is None or _needs_processing(hit, options, settings):
         return None
@@ -333,7 +339,7 @@ def process_file(
             )
         )
     outcome = FileOutcome(result)
-    settings_part = _fingerprint(settings).for_file(sf.relpath, package) if cache else ""
+    settings_part = _settings_part(settings, options, sf) if cache else ""
     if result.fixed_source is not None:
         outcome.original = decoded.text
         if options.write:

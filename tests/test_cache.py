@@ -120,7 +120,7 @@ def test_corrupt_and_torn_entries_are_ignored(project: Callable[..., Path]) -> N
 def test_cache_never_hides_a_finding_and_no_cache_flag(project: Callable[..., Path]) -> None:
     root = project({"pyproject.toml": "[tool.mllint]\n", "a.py": NAN_SOURCE})
     # a wrong entry for another content cannot be hit: the key covers the bytes
-    run_cli("check", ".", cwd=root)
+    run_cli("check", "--output-format", "json", ".", cwd=root)
     entry = _entries(root)[0]
     data = json.loads(entry.read_text())
     data["violations"] = []
@@ -130,6 +130,13 @@ def test_cache_never_hides_a_finding_and_no_cache_flag(project: Callable[..., Pa
     assert len(_json(run_cli("check", "--no-cache", "--output-format", "json", ".", cwd=root))) == 2
     (root / "a.py").write_text(NAN_SOURCE + "\n")
     assert len(_json(run_cli("check", "--output-format", "json", ".", cwd=root))) == 2
+
+
+def test_text_and_json_results_are_cached_apart(project: Callable[..., Path]) -> None:
+    root = project({"pyproject.toml": "[tool.mllint]\n", "a.py": NAN_SOURCE})
+    run_cli("check", ".", cwd=root)  # text: no fix edits computed
+    data = json.loads(run_cli("check", "--output-format", "json", ".", cwd=root).stdout)
+    assert data[0]["fix"]["edits"], "a JSON run must not reuse a result cached without edits"
 
 
 def test_fix_runs_even_when_cached(project: Callable[..., Path]) -> None:

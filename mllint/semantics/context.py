@@ -79,8 +79,12 @@ class FileContext:
 
     # -- walking (called by the engine) --------------------------------------------------
     def enter(self, node: cst.CSTNode) -> None:
-        parent = self.stack[-1] if self.stack else None
         self.stack.append(node)
+        self.enter_scope(node)
+
+    def enter_scope(self, node: cst.CSTNode) -> None:
+        """Push the scope ``node`` opens, if any (``node`` is already on the stack)."""
+        parent = self.stack[-2] if len(self.stack) >= 2 else None
         scope = None
         if parent is not None:
             if isinstance(parent, (cst.FunctionDef, cst.ClassDef)) and node is parent.body:
@@ -95,9 +99,12 @@ class FileContext:
 
     def leave(self, node: cst.CSTNode) -> None:
         if self._scope_push_depth and self._scope_push_depth[-1] == len(self.stack):
-            self._scope_push_depth.pop()
-            self._scopes.pop()
+            self.leave_scope()
         self.stack.pop()
+
+    def leave_scope(self) -> None:
+        self._scope_push_depth.pop()
+        self._scopes.pop()
 
     def _lambda_scope(self, node: cst.Lambda) -> Scope:
         scope = self._derived_scopes.get(id(node))
