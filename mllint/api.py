@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 
-from mllint.cache import package_of
 from mllint.config import (
     Settings,
     effective_codes,

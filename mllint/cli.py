@@ -139,9 +139,9 @@ def _load_settings(args: argparse.Namespace) -> object:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from mllint.catalog import resolve_selector
     from mllint.config import Settings, effective_codes
     from mllint.reporters import Report, get_reporter
-    from mllint.catalog import resolve_selector
     from mllint.runner import RunOptions, discover, run
 
     settings = _load_settings(args)

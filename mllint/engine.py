@@ -473,7 +473,8 @@ def _unused_noqa(
                 ]
                 if not unused:
                     continue
-                keep = [it for it in items if it not in unused]
+                unused_set = set(unused)
+                keep = [it for it in items if it not in unused_set]
                 if keep:
                     new = f"# noqa: {', '.join(keep)}" if kind == "noqa" else f"# mllint: ignore[{', '.join(keep)}]"
                     start, end = comment_start + m.start(), comment_start + m.end()

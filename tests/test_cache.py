@@ -81,7 +81,7 @@ def test_rule_option_and_project_facts_change_the_key() -> None:
         changed: object = (
             not value if isinstance(value, bool)
             else (*value, "zzz") if isinstance(value, (list, tuple))
-            else "x" if isinstance(value, str) or value is None and opt.kind == "str"
+            else "x" if isinstance(value, str) or (value is None and opt.kind == "str")
             else 0.5
         )
         s = Settings(rule_options={with_opts.name: {opt.name: changed}})
