@@ -289,6 +289,10 @@ def run_rules(
 
 _CSTNode = cst.CSTNode
 _SCOPE_PARENTS = frozenset({cst.FunctionDef, cst.ClassDef, cst.Lambda})
+_NODE_TYPES = frozenset(
+    c for c in vars(cst).values() if isinstance(c, type) and issubclass(c, cst.CSTNode)
+)
+_LEAF_TYPES = frozenset({str, type(None), bool, int, type(cst.MaybeSentinel.DEFAULT)})
 _COMPREHENSION_TYPES = frozenset({cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp})
 
 
@@ -304,6 +308,8 @@ def _walk(
     leave_scope = ctx.leave_scope
     scope_parents = _SCOPE_PARENTS
     comprehensions = _COMPREHENSION_TYPES
+    node_types = _NODE_TYPES
+    leaf_types = _LEAF_TYPES
     limit = sys.getrecursionlimit()
     if limit < 20000:
         sys.setrecursionlimit(20000)
@@ -320,12 +326,17 @@ def _walk(
                 f(node)
         for name in _fields_of(t):
             value = getattr(node, name)
-            if isinstance(value, _CSTNode):
+            tv = type(value)
+            # exact-type set lookups: libcst's node classes are ABCs, so isinstance is slow
+            if tv in node_types:
                 walk(value, t)
-            elif type(value) is tuple or type(value) is list:
+            elif tv is tuple or tv is list:
                 for item in value:
-                    if isinstance(item, _CSTNode):
+                    ti = type(item)
+                    if ti in node_types or (ti not in leaf_types and isinstance(item, _CSTNode)):
                         walk(item, t)
+            elif tv not in leaf_types and isinstance(value, _CSTNode):
+                walk(value, t)
         fs = leave.get(t)
         if fs is not None:
             for f in fs:
