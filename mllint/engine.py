@@ -56,7 +56,7 @@ class LintRequest:
     display: str | None = None
     #: report files that do not parse as ML000 (the flake8 plugin leaves that to flake8)
     syntax_errors: bool = True
-    #: honour ``# noqa`` / ``# mllint: ignore[...]`` (flake8's --disable-noqa turns it off)
+    #: honour suppression comments (flake8's --disable-noqa turns this off)
     apply_noqa: bool = True
 
 
