@@ -193,6 +193,10 @@ def _walk_package(package_name: str, found: dict[str, type[Rule]]) -> None:
 
 
 def _load_entry_points(found: dict[str, type[Rule]]) -> None:
+    from mllint.catalog import has_rule_packs
+
+    if not has_rule_packs():
+        return  # importlib.metadata alone costs more than a small run
     from importlib.metadata import entry_points
 
     for ep in entry_points(group="mllint.rules"):

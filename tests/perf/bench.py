@@ -777,7 +777,6 @@ def corpus_ratios(res: CorpusResult, jobs: int) -> list[Ratio]:
     cold, floor = res.by_round(COLD), res.by_round(FLOOR)
     flake8, ruff = res.by_round(FLAKE8), res.by_round(RUFF)
     warm, touched = res.by_round(WARM), res.by_round(TOUCHED)
-    n = len(res.corpus.files)
 
     def pair(name: str, a: dict[int, Run], b: dict[int, Run], target: str, limit: float, na_label: str) -> Ratio:
         rounds = sorted(set(a) & set(b))
@@ -793,8 +792,13 @@ def corpus_ratios(res: CorpusResult, jobs: int) -> list[Ratio]:
         pair(f"warm / {RUFF}", warm, ruff, "<= 2", 2.0, WARM if WARM in res.na else RUFF),
     ]
     rounds = sorted(set(cold) & set(warm) & set(touched))
-    expect = {i: 2 * warm[i].wall + cold[i].wall / n * len(res.touched) for i in rounds}
-    t = Ratio(f"touched / (2 x warm + cold per file x {len(res.touched)})",
+    # "the cold per-file cost of those files": their share (by lines) of the cold run's CPU
+    # time -- a handful of touched files is checked in one process, so CPU time is what the
+    # touched run pays for them, and their size (not the corpus average) decides it
+    total_lines = max(1, res.corpus.lines)
+    share = sum(res.corpus.file_lines.get(f, 0) for f in res.touched) / total_lines
+    expect = {i: 2 * warm[i].wall + (cold[i].cpu or cold[i].wall) * share for i in rounds}
+    t = Ratio(f"touched / (2 x warm + cold cost of the {len(res.touched)} files)",
               [touched[i].wall / expect[i] for i in rounds], "<= 1", 1.0)
     if not rounds:
         t.why_na = res.na.get(TOUCHED, "not measured")
