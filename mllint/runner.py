@@ -22,8 +22,9 @@ from mllint.diagnostics import FileResult, Violation
 from mllint.globs import matches, matches_any
 
 PY_SUFFIXES = (".py", ".pyi")
-#: below this many files a pool costs more than it saves
-POOL_THRESHOLD = 12
+#: below this many files to lint a pool costs more than it saves (workers are forked after
+#: the parent imported libcst and the rules, so they start warm)
+POOL_THRESHOLD = 4
 
 
 @dataclass(frozen=True)
@@ -389,6 +390,10 @@ def run(
     else:
         import multiprocessing
 
+        import mllint.api  # noqa: F401  -- imported once here, inherited by forked workers
+        from mllint.rule import all_rules
+
+        all_rules()
         ordered = sorted(pending, key=_size, reverse=True)
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
         mp_context = multiprocessing.get_context(method)
