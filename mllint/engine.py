@@ -249,6 +249,14 @@ def _lint_pass(
         if want_edits:
             targets.extend(_fix_nodes(module, raw))
         offsets = node_offsets(module, targets)
+        if "\x0c" in source or "\x0b" in source:
+            # libcst drops form feeds before a line's first token: its offsets are into
+            # module.code, not into the source; map them back (and never fix if we cannot)
+            mapped = _remap_offsets(module.code, source, offsets)
+            if mapped is None:
+                want_edits = False
+                mapped = {k: (min(a, len(source)), min(b, len(source))) for k, (a, b) in offsets.items()}
+            offsets = mapped
         findings = _position_and_suppress(
             offsets, source, raw, used if request.apply_noqa else None, request.apply_noqa
         )
@@ -519,6 +527,30 @@ def _unused_noqa(
 # -- fixes -----------------------------------------------------------------------------------
 
 
+def _remap_offsets(
+    code: str, source: str, offsets: Mapping[int, tuple[int, int]]
+) -> dict[int, tuple[int, int]] | None:
+    """Map offsets into ``code`` to offsets into ``source``, when ``code`` is ``source`` with
+    some form feeds / vertical tabs removed; None otherwise."""
+    if code == source:
+        return dict(offsets)
+    mapping = [0] * (len(code) + 1)
+    j = 0
+    for i, ch in enumerate(code):
+        while j < len(source) and source[j] != ch:
+            if source[j] not in "\x0c\x0b":
+                return None
+            j += 1
+        if j >= len(source):
+            return None
+        mapping[i] = j
+        j += 1
+    if any(c not in "\x0c\x0b" for c in source[j:]):
+        return None
+    mapping[len(code)] = len(source)
+    return {k: (mapping[min(a, len(code))], mapping[min(b, len(code))]) for k, (a, b) in offsets.items()}
+
+
 def _fix_nodes(module: cst.Module, raw: Sequence[RawViolation]) -> list[cst.CSTNode]:
     """The nodes whose positions the fixes of ``raw`` need."""
     nodes: list[cst.CSTNode] = []
@@ -710,6 +742,16 @@ def _word(name: str) -> re.Pattern[str]:
     return pat
 
 
+_PY_LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+
+
+def _py_lines(source: str, keepends: bool = False) -> list[str]:
+    """Lines as Python (and ast's line numbers) count them: only \\n, \\r\\n and \\r end a
+    line (str.splitlines also breaks at form feeds and other separators)."""
+    lines = _PY_LINE_RE.findall(source)
+    return lines if keepends else [ln.rstrip("\r\n") for ln in lines]
+
+
 def _import_spans(tree: ast.Module) -> list[tuple[ast.Import | ast.ImportFrom, int, int]]:
     out: list[tuple[ast.Import | ast.ImportFrom, int, int]] = []
     for node in tree.body:
@@ -722,7 +764,7 @@ def _uses_outside_imports(source: str, name: str, spans: list[tuple[int, int]]) 
     """How often ``name`` occurs as a word outside the module's import statements (comments,
     strings and ``__all__`` included: anything that might still need the import counts)."""
     count = 0
-    for lineno, line in enumerate(source.splitlines(), start=1):
+    for lineno, line in enumerate(_py_lines(source), start=1):
         if any(a <= lineno <= b for a, b in spans):
             continue
         count += len(_word(name).findall(line))
@@ -749,7 +791,7 @@ def remove_orphaned_imports(before: str, after: str) -> str:
         return after
     before_spans = [(a, b) for _, a, b in _import_spans(tree_before)]
     after_spans = [(a, b) for _, a, b in spans_after]
-    lines = after.splitlines(keepends=True)
+    lines = _py_lines(after, keepends=True)
     replacements: dict[int, tuple[int, str]] = {}
     for node, start, end in spans_after:
         if isinstance(node, ast.ImportFrom) and node.module == "__future__":
@@ -806,11 +848,13 @@ def remove_orphaned_imports(before: str, after: str) -> str:
 
 
 def _parses(source: str) -> bool:
+    """The fixed source parses with libcst and compiles with CPython (``compile`` also checks
+    what ``ast.parse`` lets through, e.g. a ``from __future__`` import that is no longer first)."""
     try:
         parse(source)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ast.parse(source)
+            compile(source, "<mllint-fix>", "exec", dont_inherit=True)
     except Exception:
         return False
     return True

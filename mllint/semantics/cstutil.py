@@ -253,10 +253,12 @@ def expression_names(node: cst.CSTNode) -> set[str]:
 def block_indents(module: cst.Module, ancestors: Iterable[cst.CSTNode]) -> list[str]:
     """The indentation tokens of the ``IndentedBlock`` nodes among ``ancestors`` (outermost
     first), i.e. the indentation a statement nested in them is rendered with."""
+    # a `match` statement indents its `case` lines itself (Match.indent), on top of the
+    # IndentedBlock of each case body
     return [
         a.indent if a.indent is not None else module.default_indent
         for a in ancestors
-        if isinstance(a, cst.IndentedBlock)
+        if isinstance(a, (cst.IndentedBlock, cst.Match))
     ]
 
 

@@ -878,8 +878,14 @@ class _FixBuilder:
         if stdlib:
             self.edits.after(self.body[stdlib[-1]], text)
             return
+        # `from __future__` imports must stay first: new imports never go above them
         first_import = next(
-            (i for i in range(end + 1) if self._is_import_line(self.body[i])), None
+            (
+                i
+                for i in range(end + 1)
+                if self._is_import_line(self.body[i]) and not _is_future_import(self.body[i])
+            ),
+            None,
         )
         if first_import is not None:
             first = self.body[first_import]
@@ -1062,3 +1068,14 @@ class _FixBuilder:
     def _table_text(table: dict[str, str], indent: str) -> str:
         rows = "".join(f'{indent}"{k}": {v},\n' for k, v in sorted(table.items()))
         return "_LAZY_IMPORTS = {\n" + rows + "}\n"
+
+
+def _is_future_import(stmt: cst.CSTNode) -> bool:
+    return (
+        isinstance(stmt, cst.SimpleStatementLine)
+        and bool(stmt.body)
+        and isinstance(stmt.body[0], cst.ImportFrom)
+        and not stmt.body[0].relative
+        and stmt.body[0].module is not None
+        and dotted_name(stmt.body[0].module) == "__future__"
+    )

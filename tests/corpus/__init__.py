@@ -1,0 +1,1 @@
+"""Whole-corpus robustness checks (``python tests/corpus/fix_corpus.py --help``)."""

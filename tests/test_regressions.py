@@ -1,0 +1,132 @@
+"""Minimal reproducers of bugs found by the fuzz tests (tests/test_fuzz.py) and the corpus run
+(tests/corpus/fix_corpus.py).
+
+A bug that is not fixed yet is marked ``xfail(strict=True)`` with the rule and what goes
+wrong: the test starts to pass when the bug is fixed, and strict mode then fails it so that
+whoever fixed it removes the marker (and the matching entry in ``KNOWN_BUGS`` in
+tests/test_fuzz.py).
+"""
+
+from __future__ import annotations
+
+import ast
+import warnings
+
+import pytest
+
+from mllint.api import check_source
+
+
+def fixed(source: str, path: str = "m.py", mode: str = "unsafe", select: str = "ML") -> str:
+    result = check_source(source, path, select=[select], fix=mode)
+    return result.fixed_source if result.fixed_source is not None else source
+
+
+def compiles(source: str) -> bool:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(source, "m.py", "exec", dont_inherit=True)
+    except SyntaxError:
+        return False
+    return True
+
+
+# -- ML701 eager-heavy-import ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from __future__ import annotations\nfrom transformers import AutoModel\n",
+        '"""Doc."""\nfrom __future__ import annotations\nfrom transformers import AutoModel\n',
+        "from __future__ import annotations\nfrom transformers import AutoModel\nif a == 0.5:\n    pass\n",
+    ],
+    ids=["reexport", "docstring", "with-ML101"],
+)
+def test_ml701_fix_keeps_future_import_first(source: str) -> None:
+    out = fixed(source, "pkg/__init__.py")
+    assert out != source  # the fix is applied
+    ast.parse(out)  # parses (that is why the engine accepted it) ...
+    assert compiles(out), out  # ... but must also compile
+
+
+# -- engine: positions when libcst does not round-trip the source ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prefix", "body"),
+    [
+        (" \x0c", "def f(a, b=[]):\n    return b\n"),
+        ("\x0c", "def f(a, b=[]):\n    return b\n"),
+        (
+            "\x0c",
+            "import functools\nclass A:\n    def f(self):\n        return 1\n"
+            "    @property\n    @functools.cache\n    def g(self):\n        return 2\n",
+        ),
+        ("\x0c", "y = a == 0.5\n"),
+    ],
+    ids=["ML001-space-ff", "ML001-ff", "ML002-ff", "ML101-ff"],
+)
+def test_leading_form_feed_does_not_shift_fixes(prefix: str, body: str) -> None:
+    # a form feed before the first statement changes nothing for Python: the fix and the
+    # reported span must be those of the same code without it
+    assert fixed(prefix + body) in (prefix + body, prefix + fixed(body))
+    before = check_source(body, "m.py", select=["ML"]).violations
+    after = check_source(prefix + body, "m.py", select=["ML"]).violations
+    assert [(v.code, v.line, v.end_line, v.end_column - v.column) for v in after] == [
+        (v.code, v.line, v.end_line, v.end_column - v.column) for v in before
+    ]
+
+
+# -- engine: removal of imports that fixes left unused -------------------------------------------
+
+
+def test_orphaned_import_removal_counts_lines_like_python() -> None:
+    source = (
+        "import os\n\x0c\nimport sys\nimport numpy as np\nimport pandas as pd\n"
+        "y = u == np.nan\nprint(os, sys)\n"
+    )
+    out = fixed(source)
+    assert "import sys\n" in out
+    assert out == source.replace("import numpy as np\n", "").replace("u == np.nan", "pd.isna(u)")
+
+
+def test_orphaned_import_removal_keeps_comments_with_form_feeds() -> None:
+    source = "# page\x0cbreak\nimport numpy as np\nimport pandas as pd\ny = u == np.nan\n"
+    assert fixed(source) == "# page\x0cbreak\nimport pandas as pd\ny = pd.isna(u)\n"
+
+
+# -- ML002 lru-cache-on-method ------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ML002 bug (with the engine's whole-node replacement): in a file with mixed line "
+    "endings the fix re-renders the whole method with the module's default newline, so the "
+    "untouched lines of its body change from LF to CRLF",
+)
+def test_ml002_fix_keeps_newlines_of_mixed_newline_files() -> None:
+    source = (
+        "import functools\r\nclass A:\n    @property\n    @functools.cache\n"
+        "    def g(self):\n        return 2\n"
+    )
+    out = fixed(source)
+    assert "@functools.cached_property" in out
+    assert out.endswith("    def g(self):\n        return 2\n"), repr(out)
+
+
+# -- ML601 list-membership-in-loop ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("definition", ["def g(y):", "class C:"])
+def test_ml601_fix_inside_match_case_keeps_indentation(definition: str) -> None:
+    source = (
+        f"match x:\n    case _:\n        {definition}\n            a = [1, 2]\n"
+        "            for v in y:\n                if v in a:\n                    pass\n"
+    )
+    assert fixed(source, select="ML601") == (
+        f"match x:\n    case _:\n        {definition}\n            a = [1, 2]\n"
+        "            a_set = set(a)\n"
+        "            for v in y:\n                if v in a_set:\n                    pass\n"
+    )
