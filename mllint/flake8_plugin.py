@@ -139,15 +139,6 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _relpath(filename: str, root: Path) -> str:
-    """The posix path relative to the project root, computed as the CLI does (for roles)."""
-    absolute = Path(os.path.abspath(filename))
-    try:
-        return absolute.relative_to(root).as_posix()
-    except ValueError:
-        return absolute.as_posix().lstrip("/")
-
-
 def _project_for(filename: str, selection: Selection) -> _Project | None:
     """The configuration of the project ``filename`` belongs to, read once per directory and
     shared by every directory that uses the same configuration."""
@@ -237,8 +228,10 @@ class MLLintChecker:
         project = _project_for(self.filename, selection)
         if project is None or not project.codes:
             return []
+        from mllint.runner import relpath_to_root
+
         source = "".join(self.lines)
-        relpath = _relpath(self.filename, project.settings.root)
+        relpath = relpath_to_root(self.filename, project.settings.root)
 
         from mllint.api import make_request
         from mllint.cache import package_of
@@ -255,7 +248,7 @@ class MLLintChecker:
             codes=project.codes,
         )
         request.syntax_errors = False
-        # flake8 applies `# noqa` itself; with --disable-noqa it wants every finding
+        # flake8 applies suppression comments itself; with --disable-noqa it wants every finding
         request.apply_noqa = not type(self).disable_noqa
         result = lint_source(source, request)
         cls = type(self)

@@ -64,7 +64,8 @@ def _display(path: Path) -> str:
     return rel.replace(os.sep, "/")
 
 
-def _relpath(path: Path, root: Path) -> str:
+def relpath_to_root(path: Path | str, root: Path) -> str:
+    """The posix path relative to the project root (for globs and file roles)."""
     absolute = Path(os.path.abspath(path))
     try:
         return absolute.relative_to(root).as_posix()
@@ -84,13 +85,13 @@ def discover(
         if key in seen:
             return
         seen.add(key)
-        out.files.append(SourceFile(p, _display(p), _relpath(p, settings.root)))
+        out.files.append(SourceFile(p, _display(p), relpath_to_root(p, settings.root)))
 
     def error(p: Path, message: str) -> None:
         out.errors.append(FileResult(_display(p), error=message))
 
     for given in paths:
-        rel = _relpath(given, settings.root)
+        rel = relpath_to_root(given, settings.root)
         if os.path.islink(given) and not os.path.exists(given):
             error(given, _link_problem(given))
             continue
@@ -131,7 +132,7 @@ def _walk(top: Path, root: Path, excludes: tuple[str, ...], out: Discovery) -> I
         subdirs: list[Path] = []
         for entry in entries:
             p = Path(entry.path)
-            rel = _relpath(p, root)
+            rel = relpath_to_root(p, root)
             if matches_any(rel, excludes):
                 continue
             try:

@@ -31,7 +31,8 @@ ITERATOR = "one-shot-iterator"
 TUPLE = "tuple"
 
 ARRAYLIKE = frozenset({DATAFRAME, SERIES, NDARRAY, TENSOR})
-_ARITHMETIC_AUG = (
+#: augmented assignments with an arithmetic operator (`x -= ...`): they keep an array's kind
+ARITHMETIC_AUG_OPS = (
     cst.AddAssign,
     cst.SubtractAssign,
     cst.MultiplyAssign,
@@ -214,7 +215,7 @@ class KindInference:
         # list is a mutation the rules want to see as such)
         if augmented and (
             result not in ARRAYLIKE
-            or not all(isinstance(getattr(b.node, "operator", None), _ARITHMETIC_AUG) for b in augmented)
+            or not all(isinstance(getattr(b.node, "operator", None), ARITHMETIC_AUG_OPS) for b in augmented)
         ):
             return None
         return result

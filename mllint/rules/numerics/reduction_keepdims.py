@@ -114,15 +114,7 @@ _BINARY_OPS = (
     cst.Modulo,
     cst.Power,
 )
-_AUG_OPS = (
-    cst.AddAssign,
-    cst.SubtractAssign,
-    cst.MultiplyAssign,
-    cst.DivideAssign,
-    cst.FloorDivideAssign,
-    cst.ModuloAssign,
-    cst.PowerAssign,
-)
+_AUG_OPS = K.ARITHMETIC_AUG_OPS
 _AUG_TO_BINARY: dict[type, type] = {
     cst.AddAssign: cst.Add,
     cst.SubtractAssign: cst.Subtract,
