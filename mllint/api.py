@@ -36,7 +36,7 @@ def make_request(
     facts = FileFacts(
         path=relpath,
         is_test=matches_any(relpath, settings.test_paths),
-        is_script=matches_any(relpath, settings.script_paths),
+        is_script=relpath.endswith(".ipynb") or matches_any(relpath, settings.script_paths),
         is_package_init=base == "__init__.py",
         package=package,
         min_python=settings.min_python,

@@ -77,7 +77,9 @@ class SettingsFingerprint:
                         k: list(v) if isinstance(v, tuple) else v
                         for k, v in rule_option_values(self.settings, info).items()
                     }
-            cached = json.dumps({"codes": sorted(codes), "options": opts}, sort_keys=True, default=str)
+            cached = json.dumps(
+                {"codes": sorted(codes), "options": opts}, sort_keys=True, default=str
+            )
             self._by_codes[codes] = cached
         return cached
 
@@ -135,6 +137,8 @@ class ResultCache:
             item = v.to_json()
             del item["filename"]
             item["source_line"] = v.source_line
+            if v.file_line is not None:
+                item["file_line"] = v.file_line
             items.append(item)
         payload = json.dumps({"format": CACHE_FORMAT, "key": key, "violations": items})
         target = self._path(key)

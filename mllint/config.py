@@ -58,6 +58,8 @@ DEFAULT_SCRIPT_PATHS: tuple[str, ...] = (
     "**/__main__.py",
 )
 TRACKED_LIBRARIES = ("pandas", "torch", "numpy", "scikit-learn")
+#: files found when walking a directory (files named on the command line are always checked)
+DEFAULT_INCLUDE = ("*.py", "*.pyi", "*.ipynb")
 
 
 class ConfigError(Exception):
@@ -72,6 +74,9 @@ class Settings:
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
     exclude: tuple[str, ...] = DEFAULT_EXCLUDE
     extend_exclude: tuple[str, ...] = ()
+    #: the files a directory walk picks up (globs on the project-relative path)
+    include: tuple[str, ...] = DEFAULT_INCLUDE
+    extend_include: tuple[str, ...] = ()
     fixable: tuple[str, ...] | None = None
     unfixable: tuple[str, ...] = ()
     unsafe_fixes: bool = False
@@ -96,6 +101,8 @@ _GLOBAL_KEYS = {
     "per-file-ignores": "dict[str,list[str]]",
     "exclude": "list[str]",
     "extend-exclude": "list[str]",
+    "include": "list[str]",
+    "extend-include": "list[str]",
     "fixable": "list[str]",
     "unfixable": "list[str]",
     "unsafe-fixes": "bool",
@@ -201,9 +208,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
-def load_settings(
-    paths: Sequence[Path] | None = None, config: Path | None = None
-) -> Settings:
+def load_settings(paths: Sequence[Path] | None = None, config: Path | None = None) -> Settings:
     """Find and read the configuration for a run over ``paths``."""
     if config is not None:
         if not config.is_file():
@@ -268,13 +273,20 @@ def settings_from_toml(
                 kwargs[attr] = tuple(
                     (glob, codes(f"per-file-ignores.{glob!r}", v)) for glob, v in value.items()
                 )
-            elif key in ("exclude", "extend-exclude", "test-paths", "script-paths"):
+            elif key in (
+                "exclude",
+                "extend-exclude",
+                "include",
+                "extend-include",
+                "test-paths",
+                "script-paths",
+            ):
                 kwargs[attr] = tuple(value)
             elif key == "python-version":
                 v = parse_version(value)
                 if v is None or len(v) < 2:
                     raise ConfigError(
-                        f"{path}: [tool.mllint] python-version must look like \"3.10\", got {value!r}"
+                        f'{path}: [tool.mllint] python-version must look like "3.10", got {value!r}'
                     )
                 kwargs[attr] = (v[0], v[1])
             elif key == "library-versions":

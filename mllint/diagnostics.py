@@ -48,6 +48,10 @@ class Violation:
     fix: FixInfo | None = None
     #: source line (for the text reporter); not part of the JSON schema
     source_line: str = field(default="", compare=False)
+    #: notebooks: the 1-based cell number (every cell counts); line/column are in the cell
+    cell: int | None = None
+    #: notebooks: the line of the .ipynb file that holds the reported line (for annotations)
+    file_line: int | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,7 +64,7 @@ class Violation:
             "end_line": self.end_line,
             "end_column": self.end_column,
             "fix": self.fix.to_json() if self.fix else None,
-        }
+        } | ({"cell": self.cell} if self.cell is not None else {})
 
     @staticmethod
     def from_json(data: dict[str, Any], source_line: str = "") -> Violation:
@@ -78,10 +82,26 @@ class Violation:
             if fix
             else None,
             source_line,
+            data.get("cell"),
+            data.get("file_line"),
         )
 
-    def sort_key(self) -> tuple[str, int, int, str]:
-        return (self.filename, self.line, self.column, self.code)
+    def sort_key(self) -> tuple[str, int, int, int, str]:
+        return (self.filename, self.cell or 0, self.line, self.column, self.code)
+
+    def location(self) -> str:
+        """``path:line:col``, or ``path:cell 5:line 3:col 8`` in a notebook."""
+        if self.cell is not None:
+            return f"{self.filename}:cell {self.cell}:line {self.line}:col {self.column}"
+        return f"{self.filename}:{self.line}:{self.column}"
+
+    def annotation_line(self) -> int:
+        """The line of the file on disk (differs from ``line`` in notebooks)."""
+        return self.file_line if self.file_line is not None else self.line
+
+    def cell_prefix(self) -> str:
+        """``"cell 5, line 3: "`` for notebook findings in file-level annotations."""
+        return f"cell {self.cell}, line {self.line}: " if self.cell is not None else ""
 
 
 @dataclass

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mllint.cache import ResultCache, SettingsFingerprint, package_of
-from mllint.config import Settings
+from mllint.config import DEFAULT_INCLUDE, Settings
 from mllint.diagnostics import FileResult, Violation
 from mllint.globs import matches, matches_any
 
@@ -73,9 +73,7 @@ def relpath_to_root(path: Path | str, root: Path) -> str:
         return absolute.as_posix().lstrip("/")
 
 
-def discover(
-    paths: Sequence[Path], settings: Settings, force_exclude: bool = False
-) -> Discovery:
+def discover(paths: Sequence[Path], settings: Settings, force_exclude: bool = False) -> Discovery:
     out = Discovery()
     excludes = (*settings.exclude, *settings.extend_exclude)
     seen: set[str] = set()
@@ -102,7 +100,8 @@ def discover(
             # a directory given explicitly is checked even when a pattern excludes it
             # (`mllint check build/`); patterns below it still apply
             active = tuple(x for x in excludes if not (rel and matches(rel, x)))
-            for p in _walk(given, settings.root, active, out):
+            includes = (*settings.include, *settings.extend_include)
+            for p in _walk(given, settings.root, active, out, includes):
                 add(p)
         else:
             if force_exclude and matches_any(rel, excludes):
@@ -120,14 +119,22 @@ def _link_problem(p: Path) -> str:
     return f"broken symbolic link (target {os.readlink(p)!r} does not exist); skipped"
 
 
-def _walk(top: Path, root: Path, excludes: tuple[str, ...], out: Discovery) -> Iterator[Path]:
+def _walk(
+    top: Path,
+    root: Path,
+    excludes: tuple[str, ...],
+    out: Discovery,
+    includes: tuple[str, ...] = DEFAULT_INCLUDE,
+) -> Iterator[Path]:
     stack = [top]
     while stack:
         d = stack.pop()
         try:
             entries = sorted(os.scandir(d), key=lambda e: e.name)
         except OSError as exc:
-            out.errors.append(FileResult(_display(d), error=f"cannot list directory: {exc.strerror or exc}"))
+            out.errors.append(
+                FileResult(_display(d), error=f"cannot list directory: {exc.strerror or exc}")
+            )
             continue
         subdirs: list[Path] = []
         for entry in entries:
@@ -142,7 +149,7 @@ def _walk(top: Path, root: Path, excludes: tuple[str, ...], out: Discovery) -> I
             if is_dir:
                 subdirs.append(p)
                 continue
-            if not entry.name.endswith(PY_SUFFIXES):
+            if not matches_any(rel, includes):
                 continue
             if entry.is_symlink():
                 if not os.path.exists(p):
@@ -331,7 +338,12 @@ def process_file(
     # roles use the project-relative path; findings are reported under the display path
     request.display = sf.display
     try:
-        result = lint_source(decoded.text, request)
+        if sf.path.suffix == ".ipynb":
+            from mllint.notebook import lint_notebook
+
+            result = lint_notebook(decoded.text, request)
+        else:
+            result = lint_source(decoded.text, request)
     except Exception as exc:  # never let one file's internal error stop the run
         return FileOutcome(
             FileResult(
@@ -399,7 +411,9 @@ def run(
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
         mp_context = multiprocessing.get_context(method)
         cache_dir = cache.root if cache is not None else None
-        with ProcessPoolExecutor(max_workers=min(jobs, len(ordered)), mp_context=mp_context) as pool:
+        with ProcessPoolExecutor(
+            max_workers=min(jobs, len(ordered)), mp_context=mp_context
+        ) as pool:
             results = list(
                 pool.map(_worker, [(f, settings, options, cache_dir) for f in ordered], chunksize=2)
             )

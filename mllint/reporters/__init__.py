@@ -76,7 +76,10 @@ def summary_line(report: Report) -> str:
     parts = [f"{n} finding{'s' if n != 1 else ''}"]
     if report.fixed:
         total = sum(report.fixed.values())
-        parts.insert(0, f"fixed {total} finding{'s' if total != 1 else ''} in {report.files_changed} file{'s' if report.files_changed != 1 else ''}")
+        parts.insert(
+            0,
+            f"fixed {total} finding{'s' if total != 1 else ''} in {report.files_changed} file{'s' if report.files_changed != 1 else ''}",
+        )
         parts[1] = f"{n} remaining"
     if safe:
         parts.append(f"{safe} fixable with --fix")

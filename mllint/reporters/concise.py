@@ -11,7 +11,7 @@ def finding_line(v: object) -> str:
     from mllint.diagnostics import Violation
 
     assert isinstance(v, Violation)
-    return f"{v.filename}:{v.line}:{v.column}: {v.code} [{v.name}] {v.message}"
+    return f"{v.location()}: {v.code} [{v.name}] {v.message}"
 
 
 def render_concise(report: Report, out: TextIO, quiet: bool, statistics: bool) -> None:

@@ -29,6 +29,19 @@ def _command(properties: list[tuple[str, object]], message: str) -> str:
 
 def render_github(report: Report, out: TextIO, quiet: bool, statistics: bool) -> None:
     for v in report.violations:
+        if v.cell is not None:  # a notebook: the line of the .ipynb file, the cell in the text
+            out.write(
+                _command(
+                    [
+                        ("file", v.filename),
+                        ("line", v.annotation_line()),
+                        ("title", f"{v.code} {v.name}"),
+                    ],
+                    v.cell_prefix() + v.message,
+                )
+                + "\n"
+            )
+            continue
         out.write(
             _command(
                 [

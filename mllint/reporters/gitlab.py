@@ -28,14 +28,16 @@ def render_gitlab(report: Report, out: TextIO, quiet: bool, statistics: bool) ->
     for v, fingerprint in zip(report.violations, fingerprints(report.violations), strict=True):
         issues.append(
             {
-                "description": f"{v.code} [{v.name}] {v.message}",
+                "description": f"{v.code} [{v.name}] {v.cell_prefix()}{v.message}",
                 "check_name": v.code,
                 "fingerprint": fingerprint,
                 "severity": "blocker" if v.code == SYNTAX_ERROR_CODE else "major",
                 "categories": [category(v.code)],
                 "location": {
                     "path": v.filename,
-                    "lines": {"begin": v.line, "end": v.end_line},
+                    "lines": {"begin": v.annotation_line(), "end": v.annotation_line()}
+                    if v.cell is not None
+                    else {"begin": v.line, "end": v.end_line},
                 },
             }
         )

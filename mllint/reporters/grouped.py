@@ -15,7 +15,7 @@ def render_grouped(report: Report, out: TextIO, quiet: bool, statistics: bool) -
     if not statistics:
         for v in report.violations:
             groups.setdefault(v.filename, []).append(
-                f"  {v.line}:{v.column} {v.code} [{v.name}] {v.message}"
+                f"  {v.location()[len(v.filename) + 1 :]} {v.code} [{v.name}] {v.message}"
             )
     for e in report.file_errors:
         groups.setdefault(e.filename, []).append(f"  error: {e.error}")

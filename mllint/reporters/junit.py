@@ -41,9 +41,7 @@ def render_junit(report: Report, out: TextIO, quiet: bool, statistics: bool) -> 
             message=_clean(f"{v.code} [{v.name}] {v.message}"),
             type=v.code,
         )
-        failure.text = _clean_text(
-            f"{v.filename}:{v.line}:{v.column}: {v.code} [{v.name}] {v.message}"
-        )
+        failure.text = _clean_text(f"{v.location()}: {v.code} [{v.name}] {v.message}")
     for e in report.file_errors:
         error = ET.SubElement(
             case(e.filename), "error", message=_clean(str(e.error)), type="file-error"

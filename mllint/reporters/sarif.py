@@ -145,18 +145,20 @@ def build_sarif(report: Report) -> dict[str, Any]:
             "ruleId": v.code,
             "ruleIndex": rule_index[v.code],
             "level": default_level(v.code),
-            "message": {"text": v.message},
+            "message": {"text": v.cell_prefix() + v.message},
             "locations": [
                 {
                     "physicalLocation": {
                         "artifactLocation": _location(v.filename),
-                        "region": _region(v.line, v.column, v.end_line, v.end_column),
+                        "region": _region(v.line, v.column, v.end_line, v.end_column)
+                        if v.cell is None
+                        else {"startLine": v.annotation_line()},
                     }
                 }
             ],
             "partialFingerprints": {FINGERPRINT_KEY: fingerprint},
         }
-        if v.fix is not None and v.fix.edits:
+        if v.fix is not None and v.fix.edits and v.cell is None:
             result["fixes"] = [_fix(v, v.fix)]
         results.append(result)
 

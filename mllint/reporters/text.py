@@ -19,17 +19,23 @@ def render_text(report: Report, out: TextIO, quiet: bool, statistics: bool) -> N
     else:
         for v in report.violations:
             head = Text()
-            head.append(f"{v.filename}:{v.line}:{v.column}:", style="bold")
+            head.append(f"{v.location()}:", style="bold")
             head.append(" ")
             head.append(v.code, style="bold red")
             head.append(f" [{v.name}]", style="magenta")
             head.append(" ")
             head.append(v.message)
             if v.fix is not None:
-                head.append(" [*]" if v.fix.applicability == "safe" else " [unsafe fix]", style="cyan")
+                head.append(
+                    " [*]" if v.fix.applicability == "safe" else " [unsafe fix]", style="cyan"
+                )
             console.print(head)
             if v.source_line and not quiet:
-                src = v.source_line.expandtabs(4) if "\t" not in v.source_line[: v.column] else v.source_line
+                src = (
+                    v.source_line.expandtabs(4)
+                    if "\t" not in v.source_line[: v.column]
+                    else v.source_line
+                )
                 prefix = f"{v.line:>5} | "
                 console.print(Text(prefix, style="blue") + Text(src))
                 start = v.column - 1
@@ -46,4 +52,8 @@ def render_text(report: Report, out: TextIO, quiet: bool, statistics: bool) -> N
         if report.violations or report.file_errors or report.fixed:
             console.print(Text(summary_line(report), style="bold"))
         else:
-            console.print(Text(f"All checks passed ({report.files_checked} file{'s' if report.files_checked != 1 else ''})."))
+            console.print(
+                Text(
+                    f"All checks passed ({report.files_checked} file{'s' if report.files_checked != 1 else ''})."
+                )
+            )

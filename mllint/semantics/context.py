@@ -446,6 +446,8 @@ class FileContext:
         for i, stmt in enumerate(body):
             if isinstance(stmt, cst.SimpleStatementLine):
                 first = stmt.body[0] if stmt.body else None
+                if _is_notebook_magic(stmt):
+                    continue  # a masked IPython line (`%matplotlib inline`) among the imports
                 if isinstance(first, cst.ImportFrom) and _import_top(first) == "__future__":
                     header = stmt
                     continue
@@ -479,6 +481,17 @@ class FileContext:
 
 
 _STDLIB = frozenset(getattr(__import__("sys"), "stdlib_module_names", ()))
+
+
+def _is_notebook_magic(stmt: cst.SimpleStatementLine) -> bool:
+    """The ``pass`` placeholder that stands for an IPython line of a notebook cell."""
+    comment = stmt.trailing_whitespace.comment
+    return (
+        len(stmt.body) == 1
+        and isinstance(stmt.body[0], cst.Pass)
+        and comment is not None
+        and comment.value.startswith("# mllint-magic:")
+    )
 
 
 def _import_top(node: cst.Import | cst.ImportFrom) -> str | None:
