@@ -8,8 +8,12 @@ import contextlib
 import errno
 import io
 import os
+import signal
 import stat
+import sys
 import tempfile
+import threading
+import time
 import tokenize
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -239,24 +243,86 @@ def write_source(path: Path, text: str, decoded: Decoded) -> str | None:
         return "file is read-only; fix not written"
     real = Path(os.path.realpath(path))
     directory = real.parent
+    with _sigterm_cleans_up() as pending:
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".mllint-tmp", dir=directory)
+        except OSError as exc:
+            return f"cannot create a temporary file next to it ({exc.strerror or exc}); fix not written"
+        pending.add(tmp)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, stat.S_IMODE(st.st_mode))
+            os.replace(tmp, real)
+            pending.discard(tmp)
+        except BaseException as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            pending.discard(tmp)
+            if isinstance(exc, OSError):
+                return f"cannot write the fixed file ({exc.strerror or exc}); fix not written"
+            raise
+    return None
+
+
+#: temporary files being written right now (removed by the SIGTERM handler below)
+_PENDING_TMP: set[str] = set()
+
+
+@contextlib.contextmanager
+def _sigterm_cleans_up() -> Iterator[set[str]]:
+    """During a write, SIGTERM (a CI timeout, ``kill``, ``docker stop``) first removes the
+    temporary file and then ends the process as SIGTERM would have (same exit status). Only
+    where the default disposition is in place and only in the main thread (where Python runs
+    signal handlers); elsewhere the ``except BaseException`` cleanup is what there is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield _PENDING_TMP
+        return
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".mllint-tmp", dir=directory)
-    except OSError as exc:
-        return f"cannot create a temporary file next to it ({exc.strerror or exc}); fix not written"
+        previous = signal.getsignal(signal.SIGTERM)
+    except (ValueError, OSError):  # pragma: no cover - no SIGTERM on this platform
+        yield _PENDING_TMP
+        return
+    if previous is not signal.SIG_DFL:
+        yield _PENDING_TMP
+        return
+    signal.signal(signal.SIGTERM, _remove_pending_and_die)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, stat.S_IMODE(st.st_mode))
-        os.replace(tmp, real)
-    except BaseException as exc:
+        yield _PENDING_TMP
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _remove_pending_and_die(signum: int, frame: object) -> None:
+    for tmp in list(_PENDING_TMP):
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        if isinstance(exc, OSError):
-            return f"cannot write the fixed file ({exc.strerror or exc}); fix not written"
-        raise
-    return None
+    _PENDING_TMP.clear()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _tie_worker_to_parent(parent: int) -> None:
+    """Pool initializer: a worker ends when the main process dies (SIGTERM or SIGKILL sent to
+    it alone), instead of blocking forever on a result pipe nobody reads."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    else:  # pragma: no cover - macOS and the BSDs: poll the parent
+
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(0.5)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        threading.Thread(target=watch, daemon=True).start()
+    if os.getppid() != parent:  # the parent died before the tie was made
+        os._exit(1)
 
 
 # -- checking ------------------------------------------------------------------------------
@@ -412,7 +478,10 @@ def run(
         mp_context = multiprocessing.get_context(method)
         cache_dir = cache.root if cache is not None else None
         with ProcessPoolExecutor(
-            max_workers=min(jobs, len(ordered)), mp_context=mp_context
+            max_workers=min(jobs, len(ordered)),
+            mp_context=mp_context,
+            initializer=_tie_worker_to_parent,
+            initargs=(os.getpid(),),
         ) as pool:
             results = list(
                 pool.map(_worker, [(f, settings, options, cache_dir) for f in ordered], chunksize=2)

@@ -245,23 +245,9 @@ def test_sigterm_leaves_files_original_or_fixed(corpus: Corpus, tmp_path: Path) 
     outcome = run_and_interrupt(root, files, _to_group(signal.SIGTERM), tmp_path)
     assert not outcome.orphans
     check_tree(root, files, fixed)
-    left = leftovers(root)
-    if left:  # pragma: no cover - depends on where the signal lands
-        pytest.xfail(
-            f"runner bug: SIGTERM during write_source leaves temporary files behind: {left[:3]} "
-            "(see test_sigterm_during_write_leaves_no_temp_file)"
-        )
+    assert leftovers(root) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runner bug: after `kill -TERM <main pid>` the ProcessPoolExecutor workers never "
-    "exit (one blocks writing a result nobody reads, the other waiting for work), holding the "
-    "caller's stdout/stderr pipes open. Suggested fix: a SIGTERM handler in the CLI that "
-    "raises SystemExit so the pool is shut down with cancel_futures=True, and a pool "
-    "initializer that ties workers to the parent (prctl PR_SET_PDEATHSIG on Linux, or a "
-    "thread that exits when os.getppid() changes)",
-)
 def test_sigterm_to_main_process_leaves_no_orphan_workers(corpus: Corpus, tmp_path: Path) -> None:
     files, fixed = corpus
     root = tmp_path / "tree"
@@ -293,15 +279,6 @@ write_source(target, "x = 2\n", decoded)
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runner bug: write_source leaves its .mllint-tmp file behind when the process is "
-    "killed by SIGTERM between mkstemp() and os.replace() (no SIGTERM handler; the "
-    "`except BaseException` cleanup never runs). Suggested fix: install a SIGTERM handler in "
-    "the CLI (and the pool workers) that raises SystemExit/KeyboardInterrupt so that the "
-    "cleanup runs, and/or have discovery ignore and remove stale `.*.mllint-tmp` files older "
-    "than the run",
-)
 def test_sigterm_during_write_leaves_no_temp_file(tmp_path: Path) -> None:
     target = tmp_path / "m.py"
     target.write_text("x = 1\n")
