@@ -7,6 +7,10 @@ loaded on first use.
 
 __version__ = "0.1.0"
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
+if TYPE_CHECKING:
+    from mllint.api import check_source, fix_source
+
 __all__ = ["__version__", "check_source", "fix_source"]
 
 

@@ -60,6 +60,7 @@ DEFAULT_SCRIPT_PATHS: tuple[str, ...] = (
 TRACKED_LIBRARIES = ("pandas", "torch", "numpy", "scikit-learn")
 #: files found when walking a directory (files named on the command line are always checked)
 DEFAULT_INCLUDE = ("*.py", "*.pyi", "*.ipynb")
+DEFAULT_MAX_FILE_SIZE_KB = 2048
 
 
 class ConfigError(Exception):
@@ -87,6 +88,9 @@ class Settings:
     script_paths: tuple[str, ...] = DEFAULT_SCRIPT_PATHS
     rule_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     cache_dir: str = ".mllint_cache"
+    #: files larger than this (KiB) are reported and skipped (libcst needs ~500 bytes of memory
+    #: per byte of source); 0 = no limit
+    max_file_size_kb: int = DEFAULT_MAX_FILE_SIZE_KB
     root: Path = field(default_factory=Path.cwd)
     config_file: Path | None = None
 
@@ -111,6 +115,7 @@ _GLOBAL_KEYS = {
     "test-paths": "list[str]",
     "script-paths": "list[str]",
     "cache-dir": "str",
+    "max-file-size-kb": "int",
 }
 
 
@@ -119,6 +124,8 @@ def _type_ok(kind: str, value: Any) -> bool:
         return isinstance(value, bool)
     if kind == "str":
         return isinstance(value, str)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
     if kind == "list[str]":
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
     if kind == "dict[str,list[str]]":
@@ -264,7 +271,11 @@ def settings_from_toml(
             kind = _GLOBAL_KEYS[key]
             if not _type_ok(kind, value):
                 raise ConfigError(
-                    f"{path}: [tool.mllint] {key} must be of type {kind}, got {type(value).__name__}"
+                    f"{path}: [tool.mllint] {key} must be a whole number of KiB (0 = no limit), "
+                    f"got {value!r}"
+                    if kind == "int"
+                    else f"{path}: [tool.mllint] {key} must be of type {kind}, "
+                    f"got {type(value).__name__}"
                 )
             attr = key.replace("-", "_")
             if key in ("select", "extend-select", "ignore", "unfixable") or key == "fixable":

@@ -183,7 +183,7 @@ class Decoded:
     data: bytes = b""
 
 
-def read_source(path: Path) -> Decoded:
+def read_source(path: Path, max_size: int | None = None) -> Decoded:
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -194,6 +194,11 @@ def read_source(path: Path) -> Decoded:
         raise FileReadError(f"cannot read file: {exc.strerror or exc}") from None
     if stat.S_ISDIR(st.st_mode):
         raise FileReadError("is a directory, not a Python file")
+    if max_size and st.st_size > max_size:
+        raise FileReadError(
+            f"{st.st_size / 1048576:.1f} MB is above max-file-size-kb ({max_size // 1024} KiB); "
+            "skipped (raise the limit in [tool.mllint] to check it)"
+        )
     try:
         with open(path, "rb") as fh:
             data = fh.read()
@@ -308,7 +313,7 @@ def _tie_worker_to_parent(parent: int) -> None:
     """Pool initializer: a worker ends when the main process dies (SIGTERM or SIGKILL sent to
     it alone), instead of blocking forever on a result pipe nobody reads."""
     if sys.platform.startswith("linux"):
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(OSError, AttributeError):  # no libc / no prctl symbol
             import ctypes
 
             libc = ctypes.CDLL(None, use_errno=True)
@@ -390,7 +395,7 @@ def process_file(
     from mllint.engine import lint_source
 
     try:
-        decoded = read_source(sf.path)
+        decoded = read_source(sf.path, settings.max_file_size_kb * 1024)
     except FileReadError as exc:
         return FileOutcome(FileResult(sf.display, error=str(exc)))
     package = _package(sf.path)

@@ -227,3 +227,70 @@ def test_json_output_stays_valid_with_file_errors(project: Callable[..., Path]) 
     r = run_cli("check", "--output-format", "json", ".", cwd=root)
     assert len(json.loads(r.stdout)) == 2
     assert "bad.py: error: not valid UTF-8" in r.stderr
+
+
+def _generated_module(size: int) -> str:
+    """A generated module of about ``size`` bytes, with findings in every function."""
+    chunk = (
+        "\n\ndef step_{i}(frame, history=[]):\n"
+        "    loss = frame['loss'].mean()\n"
+        "    if loss == 0.5:\n"
+        "        history.append(loss)\n"
+        "    return history\n"
+    )
+    parts = ["import numpy as np\n"]
+    total, i = 0, 0
+    while total < size:
+        part = chunk.format(i=i)
+        parts.append(part)
+        total += len(part)
+        i += 1
+    return "".join(parts)
+
+
+def test_ten_megabyte_file_is_skipped_with_bounded_memory(project: Callable[..., Path]) -> None:
+    """A 10 MB generated module would need ~5 GB in libcst: it is reported and skipped at
+    once (``max-file-size-kb``), and the other files are checked."""
+    import resource
+    import subprocess
+    import sys
+    import time
+
+    root = project({"generated_pb2.py": _generated_module(10_000_000), "ok.py": NAN_SOURCE})
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.monotonic()
+    r = subprocess.run(
+        [sys.executable, "-m", "mllint", "check", "--no-cache", "--output-format", "concise", "."],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    elapsed = time.monotonic() - start
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    assert r.returncode == 1
+    assert (
+        "generated_pb2.py: error: 9.5 MB is above max-file-size-kb (2048 KiB); skipped "
+        "(raise the limit in [tool.mllint] to check it)"
+    ) in r.stdout
+    assert "ok.py:5:17: ML102" in r.stdout
+    assert "Traceback" not in r.stderr
+    assert elapsed < 60
+    if peak_kb > before:  # ru_maxrss of the largest child so far: this run set a new peak
+        assert peak_kb < 400_000, f"peak RSS {peak_kb} KiB"
+
+
+def test_max_file_size_is_configurable(project: Callable[..., Path]) -> None:
+    big = _generated_module(120_000)
+    root = project({"gen.py": big, "pyproject.toml": "[tool.mllint]\nmax-file-size-kb = 100\n"})
+    r = run_cli("check", "--output-format", "concise", "gen.py", cwd=root)
+    assert r.returncode == 1
+    assert "gen.py: error: 0.1 MB is above max-file-size-kb (100 KiB); skipped" in r.stdout
+    (root / "pyproject.toml").write_text("[tool.mllint]\nmax-file-size-kb = 0\n")
+    r = run_cli("check", "--output-format", "concise", "--select", "ML101", "gen.py", cwd=root)
+    assert r.returncode == 1
+    assert r.stdout.count(": ML101 ") == big.count("if loss == 0.5")
+    (root / "pyproject.toml").write_text("[tool.mllint]\nmax-file-size-kb = -1\n")
+    r = run_cli("check", "gen.py", cwd=root)
+    assert r.returncode == 2
+    assert "max-file-size-kb must be a whole number of KiB (0 = no limit), got -1" in r.stderr

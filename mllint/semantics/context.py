@@ -43,6 +43,9 @@ class FileFacts:
     package: str | None = None  # dotted package of the file, when inside a package
     min_python: tuple[int, int] | None = None
     library_versions: Mapping[str, tuple[int, ...]] | None = None
+    #: the file's absolute path on disk, when the caller knows it (None: found from ``path``
+    #: and the current directory, see mllint.semantics.project_index.locate)
+    abspath: str | None = None
 
 
 @dataclass(frozen=True)
@@ -411,11 +414,20 @@ class FileContext:
         anchor, before_first, before = self._import_anchor(module.split(".", 1)[0])
         return ImportPlan(local, stmt, anchor, before_first, before)
 
-    def _runtime_imports(self, mod_scope: Scope) -> Iterator[tuple[str, Binding]]:
-        for local, bindings in mod_scope.bindings.items():
-            for b in bindings:
-                if b.kind == "import" and not b.type_checking and b.qualname:
-                    yield local, b
+    def _runtime_imports(self, mod_scope: Scope) -> list[tuple[str, Binding]]:
+        """The module's runtime import bindings, computed once per file (a fix asks for each
+        finding, and a generated module can bind tens of thousands of names)."""
+        cached: list[tuple[str, Binding]] | None = self.__dict__.get("_runtime_imports_cache")
+        if cached is None or self.__dict__.get("_runtime_imports_scope") is not mod_scope:
+            cached = [
+                (local, b)
+                for local, bindings in mod_scope.bindings.items()
+                for b in bindings
+                if b.kind == "import" and not b.type_checking and b.qualname
+            ]
+            self.__dict__["_runtime_imports_cache"] = cached
+            self.__dict__["_runtime_imports_scope"] = mod_scope
+        return cached
 
     @staticmethod
     def _is_module_import(b: Binding) -> bool:

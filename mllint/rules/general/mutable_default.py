@@ -475,9 +475,14 @@ def _free_names(expr: cst.CSTNode) -> Iterator[str]:
 
 
 def _has_future_annotations(module: cst.Module) -> bool:
-    for stmt in module.body:
+    for i, stmt in enumerate(module.body):
         if not isinstance(stmt, cst.SimpleStatementLine):
-            continue
+            return False  # __future__ imports come first (after the docstring)
+        first = stmt.body[0] if stmt.body else None
+        if not isinstance(first, cst.ImportFrom) and not (
+            i == 0 and isinstance(first, cst.Expr) and isinstance(first.value, cst.SimpleString)
+        ):
+            return False
         for small in stmt.body:
             if (
                 isinstance(small, cst.ImportFrom)
