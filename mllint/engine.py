@@ -609,6 +609,11 @@ def _fix_edits(
             if text.endswith(newline):
                 text = text[: -len(newline)]
         old_text = source[start:end]
+        if newline == "\r\n" and "\n" in old_text and "\r\n" not in old_text:
+            # a mixed-newline file: the replaced lines used LF, so the new ones do too
+            text = text.replace("\r\n", "\n")
+        elif newline == "\n" and "\r\n" in old_text and re.search(r"(?<!\r)\n", old_text) is None:
+            text = re.sub(r"(?<!\r)\n", "\r\n", text)
         if "#" in old_text:
             new_comments = comments_in(text)
             if any(c not in new_comments for c in comments_in(old_text)):

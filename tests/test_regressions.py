@@ -100,12 +100,6 @@ def test_orphaned_import_removal_keeps_comments_with_form_feeds() -> None:
 # -- ML002 lru-cache-on-method ------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ML002 bug (with the engine's whole-node replacement): in a file with mixed line "
-    "endings the fix re-renders the whole method with the module's default newline, so the "
-    "untouched lines of its body change from LF to CRLF",
-)
 def test_ml002_fix_keeps_newlines_of_mixed_newline_files() -> None:
     source = (
         "import functools\r\nclass A:\n    @property\n    @functools.cache\n"

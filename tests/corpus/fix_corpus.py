@@ -378,6 +378,13 @@ def allowed_regions(tree: ast.Module, lines: list[str], sites: Sequence[Site]) -
     out = Allowed(import_limit=_leading_block_limit(tree, len(lines)))
     for site in sites:
         out.lines.update(range(site.line, site.end_line + 1))
+        # an insertion may go at the site itself (a fix's reported insertion edit), also
+        # after the blank or comment lines that follow it
+        out.positions.update(range(site.line, site.end_line + 2))
+        p = site.end_line + 1
+        while p <= len(lines) and text.is_filler(p):
+            p += 1
+            out.positions.add(p)
         chain = enclosing_chain(tree, site, text)
         if chain:
             inner = chain[-1]
@@ -647,6 +654,21 @@ def _sites(findings: Iterable[dict[str, object]]) -> dict[str, list[Site]]:
                 int(f["end_column"]),
             )
         )
+        # a fix may also edit where it says it does (e.g. ML008 copies at the alias binding
+        # of the mutated name): its reported edits are part of the finding
+        fix = f.get("fix")
+        edits = fix.get("edits", []) if isinstance(fix, dict) else []
+        for e in edits:
+            assert isinstance(e, dict)
+            out[name].append(
+                Site(
+                    str(f["code"]),
+                    int(e["line"]),
+                    int(e["column"]),
+                    int(e["end_line"]),
+                    int(e["end_column"]),
+                )
+            )
     return out
 
 
