@@ -1,0 +1,233 @@
+"""ML204 subset-modified-without-copy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import libcst as cst
+
+from mllint.rule import Fix, FixSafety, Rule
+from mllint.semantics.cstutil import iter_names_in_target
+from mllint.semantics.kinds import is_mask_expression
+from mllint.semantics.pandas_facts import (
+    INPLACE_METHODS,
+    inplace_true_arg,
+    is_frame,
+    method_call,
+    pandas_at_least,
+    single_index,
+)
+
+_WRITE_ACCESSORS = frozenset({"loc", "iloc", "at", "iat"})
+
+
+@dataclass
+class _Subset:
+    value: cst.BaseExpression  # the creating expression
+    base: cst.BaseExpression
+    form: str  # mask | columns | query | loc | iloc
+    reported: bool = False
+
+
+class SubsetModifiedWithoutCopy(Rule):
+    """
+    ## What it does
+    Flags the first write to a subset of a DataFrame that was created without `.copy()`:
+    `s = df[mask]`, `s = df[["a", "b"]]`, `s = df.loc[...]`, `s = df.iloc[...]` or
+    `s = df.query(...)`, followed in the same scope (without rebinding `s`) by
+    `s[key] = ...`, `s[key] += ...`, `s.loc/.iloc/.at/.iat[...] = ...` or an `inplace=True`
+    method call on `s`. The rule is inactive when the project requires pandas ≥ 3, where the
+    warning no longer exists; `df = df[mask]` (the frame is replaced by its subset) is not
+    reported.
+
+    ## Why is this bad?
+    A boolean-mask or column-list subset is already a copy: pandas < 3 tracks it and emits
+    `SettingWithCopyWarning` on the first write, and the original frame is never modified.
+    The warning is the most common pandas noise in ML code, and the code does not say
+    whether the author wanted to modify the original frame. `.loc`/`.iloc` row selections may
+    even be views in pandas < 3, so whether the original changes depends on the selection.
+
+    ## Example
+    ```python
+    late = orders[orders["days_late"] > 30]
+    late["flag"] = True
+    ```
+
+    ## Use instead
+    ```python
+    late = orders[orders["days_late"] > 30].copy()
+    late["flag"] = True
+    # or, to change `orders` itself:
+    orders.loc[orders["days_late"] > 30, "flag"] = True
+    ```
+
+    ## Fix safety
+    The fix appends `.copy()` to the expression that creates the subset. It is safe for
+    boolean-mask (`df[mask]`), column-list (`df[[...]]`) and `query(...)` subsets: these
+    already returned a copy, so only the warning disappears. It is unsafe for `.loc`/`.iloc`
+    selections, which can be views in pandas < 3.
+    """
+
+    code = "ML204"
+    name = "subset-modified-without-copy"
+    summary = (
+        "A filtered subset is modified without `.copy()` (SettingWithCopyWarning; ambiguous intent)"
+    )
+    tier = 2
+    fix_safety = (FixSafety.SAFE, FixSafety.UNSAFE)
+    requires_text = ("pandas",)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._active = self.ctx.imports("pandas") and not pandas_at_least(self.ctx, 3)
+        #: (id(scope), name) -> the pending subset bound to that name
+        self._subsets: dict[tuple[int, str], _Subset] = {}
+
+    # -- bindings ------------------------------------------------------------------------
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if not self._active:
+            return
+        for target in node.targets:
+            self._check_write(target.target, node)
+        subset = None
+        if len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
+            subset = self._subset(node.value, node.targets[0].target.value)
+        for target in node.targets:
+            for name in iter_names_in_target(target.target):
+                self._rebind(name.value, subset)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if not self._active:
+            return
+        self._check_write(node.target, node)
+        if isinstance(node.target, cst.Name) and node.value is not None:
+            self._rebind(node.target.value, self._subset(node.value, node.target.value))
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        if not self._active:
+            return
+        self._check_write(node.target, node)
+        if isinstance(node.target, cst.Name):
+            self._rebind(node.target.value, None)
+
+    def visit_For(self, node: cst.For) -> None:
+        if self._active:
+            for name in iter_names_in_target(node.target):
+                self._rebind(name.value, None)
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        if self._active and node.asname is not None:
+            for name in iter_names_in_target(node.asname.name):
+                self._rebind(name.value, None)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        if self._active and isinstance(node.target, cst.Name):
+            self._rebind(node.target.value, None)
+
+    def visit_Del(self, node: cst.Del) -> None:
+        if self._active:
+            for name in iter_names_in_target(node.target):
+                self._rebind(name.value, None)
+
+    def visit_Expr(self, node: cst.Expr) -> None:
+        if not self._active:
+            return
+        mc = method_call(node.value)
+        if mc is None or mc[1] not in INPLACE_METHODS:
+            return
+        assert isinstance(node.value, cst.Call)
+        if inplace_true_arg(node.value) is None or not isinstance(mc[0], cst.Name):
+            return
+        self._report(mc[0].value, node.value)
+
+    def _rebind(self, name: str, subset: _Subset | None) -> None:
+        key = (id(self.ctx.scope), name)
+        if subset is None:
+            self._subsets.pop(key, None)
+        else:
+            self._subsets[key] = subset
+
+    # -- subsets and writes ------------------------------------------------------------------
+    def _subset(self, value: cst.BaseExpression, name: str) -> _Subset | None:
+        form: str | None = None
+        base: cst.BaseExpression | None = None
+        if isinstance(value, cst.Subscript):
+            inner = value.value
+            if isinstance(inner, cst.Attribute) and inner.attr.value in ("loc", "iloc"):
+                form, base = inner.attr.value, inner.value
+            else:
+                key = single_index(value)
+                if key is None:
+                    return None
+                if isinstance(key, cst.List):
+                    form = "columns"
+                elif self._is_mask(key):
+                    form = "mask"
+                else:
+                    return None
+                base = inner
+        else:
+            mc = method_call(value)
+            if mc is None or mc[1] != "query":
+                return None
+            assert isinstance(value, cst.Call)
+            if inplace_true_arg(value) is not None:
+                return None
+            form, base = "query", mc[0]
+        if isinstance(base, cst.Name) and base.value == name:
+            return None  # `df = df[mask]`: the frame is replaced by its subset
+        if not is_frame(self.ctx, base):
+            return None
+        return _Subset(value, base, form)
+
+    def _is_mask(self, key: cst.BaseExpression) -> bool:
+        if is_mask_expression(key):
+            return True
+        if isinstance(key, cst.Name):
+            bindings = self.ctx.bindings(key.value)
+            return bool(bindings) and all(
+                b.kind in ("assign", "annassign")
+                and not b.unpacked
+                and b.value is not None
+                and is_mask_expression(b.value)
+                for b in bindings
+            )
+        return False
+
+    def _check_write(self, target: cst.BaseExpression, stmt: cst.CSTNode) -> None:
+        if isinstance(target, (cst.Tuple, cst.List)):
+            for el in target.elements:
+                self._check_write(el.value, stmt)
+            return
+        if not isinstance(target, cst.Subscript):
+            return
+        value = target.value
+        if isinstance(value, cst.Attribute) and value.attr.value in _WRITE_ACCESSORS:
+            value = value.value
+        if isinstance(value, cst.Name):
+            self._report(value.value, target)
+
+    def _report(self, name: str, node: cst.CSTNode) -> None:
+        subset = self._subsets.get((id(self.ctx.scope), name))
+        if subset is None or subset.reported:
+            return
+        subset.reported = True
+        df = self.ctx.snippet(subset.base)
+        if subset.form in ("loc", "iloc"):
+            effect = f"does not reliably update '{df}' (never under pandas ≥ 3)"
+            safety = FixSafety.UNSAFE
+        else:
+            effect = f"never updates '{df}'"
+            safety = FixSafety.SAFE
+        fix = Fix(safety, [(subset.value, self._with_copy(subset.value))])
+        self.report(
+            node,
+            f"'{name}' is a subset of '{df}' created without .copy(); writing to it triggers "
+            f"SettingWithCopyWarning (pandas < 3) and {effect} — add .copy() if you mean the "
+            f"subset, or use {df}.loc[...] = ... to change {df}",
+            fix,
+        )
+
+    @staticmethod
+    def _with_copy(value: cst.BaseExpression) -> cst.BaseExpression:
+        return cst.Call(func=cst.Attribute(value=value, attr=cst.Name("copy")))
