@@ -1,0 +1,1 @@
+"""sklearn, data leakage, reproducibility and tests of ML code (ML5xx)."""

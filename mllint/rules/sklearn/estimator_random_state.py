@@ -1,0 +1,217 @@
+"""ML951 estimator-without-random-state (off by default)."""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+
+from mllint.rule import Fix, FixSafety, Option, Rule
+from mllint.semantics.calledit import render_here, with_keyword
+from mllint.semantics.cstutil import call_arg
+
+_PATTERNS: dict[str, re.Pattern[str]] = {
+    "sklearn.ensemble": re.compile(
+        r"^(RandomForest\w*|ExtraTrees\w*|GradientBoosting\w*|HistGradientBoosting\w*"
+        r"|IsolationForest|Bagging\w*|AdaBoost\w*)$"
+    ),
+    "sklearn.tree": re.compile(r"^[A-Z]\w*Tree(Classifier|Regressor)$"),
+    "sklearn.linear_model": re.compile(r"^(SGD\w*|Perceptron|PassiveAggressive\w*)$"),
+    "sklearn.neural_network": re.compile(r"^MLP\w*$"),
+    "sklearn.cluster": re.compile(r"^(KMeans|MiniBatchKMeans)$"),
+    "sklearn.decomposition": re.compile(r"^(TruncatedSVD|NMF|FastICA|LatentDirichletAllocation)$"),
+    "sklearn.manifold": re.compile(r"^TSNE$"),
+    "sklearn.svm": re.compile(r"^SVC$"),
+}
+#: names a fix may pass as random_state=, in order of preference
+_SEED_NAMES = ("random_state", "seed", "RANDOM_STATE", "SEED")
+
+
+def randomised_estimator(qualname: str | None) -> str | None:
+    """The class name when ``qualname`` is one of the randomised estimators (also through a
+    private sub-module such as ``sklearn.ensemble._forest``)."""
+    if qualname is None or not qualname.startswith("sklearn."):
+        return None
+    parts = qualname.split(".")
+    if len(parts) == 4 and parts[2].startswith("_"):
+        parts = [*parts[:2], parts[3]]
+    if len(parts) != 3:
+        return None
+    pattern = _PATTERNS.get(".".join(parts[:2]))
+    if pattern is None or not pattern.match(parts[2]):
+        return None
+    return parts[2]
+
+
+class EstimatorWithoutRandomState(Rule):
+    """
+    ## What it does
+    Flags a call constructing a randomised scikit-learn estimator without `random_state=`
+    (and without `**kwargs`): `sklearn.ensemble` `RandomForest*`, `ExtraTrees*`,
+    `GradientBoosting*`, `HistGradientBoosting*`, `IsolationForest`, `Bagging*`,
+    `AdaBoost*`; `sklearn.tree` `*Tree*` classes; `sklearn.linear_model` `SGD*`,
+    `Perceptron`, `PassiveAggressive*`; `sklearn.neural_network` `MLP*`; `KMeans`,
+    `MiniBatchKMeans`; `TruncatedSVD`, `NMF`, `FastICA`, `LatentDirichletAllocation`; `TSNE`;
+    and `SVC(probability=True)`. Off by default: many projects seed globally or accept
+    run-to-run variation.
+
+    Not flagged: base estimators handed to an `sklearn.ensemble` class (or to
+    `super().__init__(estimator=...)`) as `estimator=`/`base_estimator=` or positionally,
+    and estimators built inside a subclass of an `sklearn.ensemble` class, because the
+    ensemble seeds them from its own `random_state`; `KMeans` with an explicit
+    (non-string) `init=`; `NMF` with `init="nndsvd"`/`"nndsvda"`.
+
+    ## Why is this bad?
+    With `random_state=None` these estimators draw from NumPy's global random state, so
+    refitting on the same data gives different models and metrics, and differences between
+    experiments mix real changes with noise.
+
+    ## Example
+    ```python
+    from sklearn.ensemble import RandomForestClassifier
+
+    model = RandomForestClassifier(n_estimators=300)
+    ```
+
+    ## Use instead
+    ```python
+    SEED = 13
+    model = RandomForestClassifier(n_estimators=300, random_state=SEED)
+    ```
+
+    ## Fix safety
+    Unsafe: the fix adds `random_state=<name>`, where `<name>` is a parameter of the
+    enclosing function or a module-level name called `random_state`, `seed`, `RANDOM_STATE`
+    or `SEED`, and otherwise `random_state=<default-seed>`. The model becomes deterministic,
+    and different from any previous run. Calls with `*args` have no fix.
+
+    ## Options
+    - `default-seed`: the `random_state=` value the fix adds when no seed name is in scope
+      (default 42).
+    """
+
+    code = "ML951"
+    name = "estimator-without-random-state"
+    summary = "A randomised sklearn estimator constructed without `random_state`"
+    tier = 3
+    default_enabled = False
+    fix_safety = (FixSafety.UNSAFE,)
+    requires_text = ("sklearn",)
+    options = (
+        Option(
+            "default-seed",
+            "int",
+            42,
+            "the random_state= the fix adds when no seed name is in scope",
+        ),
+    )
+
+    def visit_Call(self, node: cst.Call) -> None:
+        est = randomised_estimator(self.ctx.qualname(node.func))
+        if est is None:
+            return
+        if any(a.star == "**" for a in node.args) or call_arg(node, "random_state") is not None:
+            return
+        if self._seeded_by_ensemble() or _deterministic_init(est, node):
+            return
+        if est == "SVC":
+            prob = call_arg(node, "probability")
+            if prob is None or not (
+                isinstance(prob.value, cst.Name) and prob.value.value == "True"
+            ):
+                return
+        fix = None
+        if not any(a.star for a in node.args):
+            new = with_keyword(node, "random_state", self._seed_expression())
+            fix = Fix(FixSafety.UNSAFE, [(node, render_here(self.ctx, new))])
+        self.report(
+            node,
+            f"{self.ctx.snippet(node.func, 40)}(…) is randomised and has no random_state: "
+            "results change between runs",
+            fix,
+        )
+
+    def _seeded_by_ensemble(self) -> bool:
+        """``BaggingClassifier(estimator=DecisionTreeClassifier())`` or
+        ``super().__init__(estimator=...)`` in an ensemble: the ensemble seeds its base
+        estimators from its own random_state."""
+        cls = self.ctx.enclosing_class()
+        if cls is not None and any(
+            q.startswith("sklearn.ensemble.") for q in self.ctx.class_bases(cls)
+        ):
+            return True  # default base estimators inside an ensemble class
+        stack = self.ctx.stack
+        if len(stack) < 3:
+            return False
+        arg, outer = stack[-2], stack[-3]
+        if not isinstance(arg, cst.Arg) or not isinstance(outer, cst.Call):
+            return False
+        if arg.keyword is not None and arg.keyword.value not in ("estimator", "base_estimator"):
+            return False
+        func = outer.func
+        if (
+            isinstance(func, cst.Attribute)
+            and func.attr.value == "__init__"
+            and isinstance(func.value, cst.Call)
+            and isinstance(func.value.func, cst.Name)
+            and func.value.func.value == "super"
+        ):
+            return arg.keyword is not None
+        q = self.ctx.qualname(func) or ""
+        return q.startswith("sklearn.ensemble.")
+
+    def _seed_expression(self) -> str:
+        ctx = self.ctx
+        fscope = ctx.function_scope()
+        for name in _SEED_NAMES:
+            bindings = ctx.bindings(name)
+            if not bindings:
+                continue
+            owner = bindings[0].scope
+            if owner is None:
+                continue
+            if owner.kind == "function":
+                if owner is fscope and all(b.kind == "param" for b in bindings):
+                    return name
+            elif (
+                owner.kind == "module"
+                and all(
+                    b.kind in ("assign", "annassign", "import") and not b.type_checking
+                    for b in bindings
+                )
+                and (fscope is not None or self._bound_earlier(bindings[0].node))
+            ):
+                return name
+        return str(int(self.option("default-seed")))
+
+    def _bound_earlier(self, node: cst.CSTNode) -> bool:
+        """At module level: the binding is in an earlier top-level statement."""
+        ctx = self.ctx
+        if len(ctx.stack) < 2:
+            return False
+        current = ctx.stack[1]
+        for stmt in ctx.module.body:
+            if stmt is current:
+                return False
+            if stmt is node or (
+                isinstance(stmt, cst.SimpleStatementLine) and any(s is node for s in stmt.body)
+            ):
+                return True
+        return False
+
+
+def _deterministic_init(est: str, call: cst.Call) -> bool:
+    """``KMeans(init=<array>, n_init=1)``-like calls and NMF with an SVD-based init draw no
+    random numbers."""
+    init = call_arg(call, "init")
+    if init is None:
+        return False
+    value = init.value
+    if est == "KMeans":
+        return not isinstance(value, (cst.SimpleString, cst.ConcatenatedString))
+    if est == "NMF":
+        return isinstance(value, cst.SimpleString) and value.evaluated_value in (
+            "nndsvd",
+            "nndsvda",
+        )
+    return False

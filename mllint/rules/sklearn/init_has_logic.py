@@ -1,0 +1,265 @@
+"""ML503 estimator-init-has-logic."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from mllint.rule import Rule
+from mllint.semantics.cstutil import attr_name, dotted_name
+from mllint.semantics.estimators import init_params, is_sklearn_estimator_class
+from mllint.semantics.walk import iter_descendants
+
+_DATA_PARAMS = frozenset({"X", "y", "X_train", "y_train"})
+_DATA_ANNOTATIONS = frozenset(
+    {
+        "numpy.ndarray",
+        "numpy.typing.NDArray",
+        "pandas.DataFrame",
+        "pandas.Series",
+        "pandas.core.frame.DataFrame",
+    }
+)
+_VALIDATION_PREFIXES = ("check", "validate", "_check", "_validate", "assert")
+
+
+class InitHasLogic(Rule):
+    """
+    ## What it does
+    In the `__init__` of an sklearn estimator class (bases resolving to
+    `sklearn.base.BaseEstimator`, a `sklearn.base.*Mixin` or an sklearn estimator), flags
+    every statement other than the docstring, `pass`, `self.<p> = <p>` (`p` a parameter;
+    also as tuple unpacking), `self.<attr> = <immutable constant>` (`self.fit_path = True`)
+    and `super().__init__(...)`/`Base.__init__(self, ...)` calls that forward parameters
+    unchanged (each argument is a parameter name or does not use any parameter, such as
+    `estimator=DecisionTreeClassifier()`), for
+    example `self.scale = scale * 2`, `self._stats = {}`, `self.data = pd.read_csv(path)`,
+    `if lr <= 0: raise ValueError(...)`, a call or a loop. It also flags `*args`/`**kwargs`
+    in the signature and parameters named `X`/`y` or annotated as an array or DataFrame.
+    `self.<q> = <p>` with another attribute name is left to ML502.
+
+    ## Why is this bad?
+    `clone()` re-creates the estimator from `get_params()` and then checks that each
+    parameter was stored unchanged: `self.scale = scale * 2` makes it fail with
+    `RuntimeError: Cannot clone object ... as the constructor either does not set or
+    modifies parameter scale`. Validation in `__init__` is skipped by `set_params` (so
+    `GridSearchCV` bypasses it), data-dependent work runs before any data is available and
+    again on every clone, and `get_params` cannot introspect `*args`/`**kwargs`. Fitted
+    state belongs in `fit`, as `self.<name>_`.
+
+    ## Example
+    ```python
+    import numpy as np
+    from sklearn.base import BaseEstimator, TransformerMixin
+
+    class LogScaler(BaseEstimator, TransformerMixin):
+        def __init__(self, offset=1.0):
+            self.offset = offset
+            self.log_offset = np.log(offset)
+    ```
+
+    ## Use instead
+    ```python
+    class LogScaler(BaseEstimator, TransformerMixin):
+        def __init__(self, offset=1.0):
+            self.offset = offset
+
+        def fit(self, X, y=None):
+            self.log_offset_ = np.log(self.offset)
+            return self
+    ```
+
+    ## Fix safety
+    There is no fix: the computation has to move to `fit` by hand.
+    """
+
+    code = "ML503"
+    name = "estimator-init-has-logic"
+    summary = "sklearn `__init__` computes, validates, loads or sets non-parameter attributes"
+    tier = 2
+    requires_text = ("__init__",)
+
+    _me: str
+    _params: set[str]
+
+    @classmethod
+    def can_match(cls, source: str) -> bool:
+        return "sklearn" in source
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        ctx = self.ctx
+        if node.name.value != "__init__" or ctx.scope.kind != "class":
+            return
+        cls = ctx.scope.class_info
+        fscope = ctx.model.scope_for(node)
+        finfo = fscope.function_info if fscope is not None else None
+        if cls is None or finfo is None or finfo.self_name is None or fscope is None:
+            return
+        if not is_sklearn_estimator_class(ctx, cls):
+            return
+        self._me = finfo.self_name
+        params = init_params(node)
+        self._params = {p.name.value for p in params}
+        head = "sklearn __init__ may only store its parameters unchanged"
+        generic = f"{head} (self.<param> = <param>)"
+        star = node.params.star_arg
+        for vararg in (star, node.params.star_kwarg):
+            if isinstance(vararg, cst.Param):
+                self.report(
+                    vararg,
+                    f"{generic}; *args/**kwargs cannot be introspected by get_params — "
+                    "list the parameters explicitly",
+                )
+        for p in params:
+            pname = p.name.value
+            ann = p.annotation.annotation if p.annotation is not None else None
+            ann_q = None
+            if ann is not None:
+                base = ann.value if isinstance(ann, cst.Subscript) else ann
+                ann_q = ctx.qualname_in(base, fscope.parent or fscope)
+            if pname in _DATA_PARAMS or ann_q in _DATA_ANNOTATIONS:
+                self.report(p, f"{generic}; move data argument '{pname}' to fit()")
+        body = node.body
+        if not isinstance(body, cst.IndentedBlock):
+            return
+        for i, stmt in enumerate(body.body):
+            if i == 0 and _is_docstring(stmt):
+                continue
+            verdict = self._judge(stmt)
+            if verdict is None:
+                continue
+            what, param = verdict
+            shown = f"(self.{param} = {param})" if param else "(self.<param> = <param>)"
+            self.report(stmt, f"{head} {shown}; move {what} to fit()")
+
+    # -- classification ----------------------------------------------------------------------
+    def _judge(self, stmt: cst.CSTNode) -> tuple[str, str | None] | None:
+        """None when the statement is allowed, else (what to move, the parameter concerned)."""
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                verdict = self._judge_small(small)
+                if verdict is not None:
+                    return verdict
+            return None
+        if any(isinstance(n, (cst.Raise, cst.Assert)) for n in iter_descendants(stmt)):
+            return ("validation", None)
+        return ("computation", None)
+
+    def _judge_small(self, small: cst.BaseSmallStatement) -> tuple[str, str | None] | None:
+        if isinstance(small, cst.Pass):
+            return None
+        if isinstance(small, (cst.Raise, cst.Assert)):
+            return ("validation", None)
+        if isinstance(small, cst.Assign):
+            for t in small.targets:
+                verdict = self._judge_store(t.target, small.value)
+                if verdict is not None:
+                    return verdict
+            return None
+        if isinstance(small, cst.AnnAssign):
+            return self._judge_store(small.target, small.value)
+        if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+            call = small.value
+            if self._forwarding(call):
+                return None
+            callee = (attr_name(call.func) or "").lower()
+            if callee.startswith(_VALIDATION_PREFIXES):
+                return ("validation", None)
+            return ("computation", None)
+        if isinstance(small, cst.Expr) and isinstance(
+            small.value, (cst.SimpleString, cst.ConcatenatedString)
+        ):
+            return None  # a string used as a comment
+        return ("computation", None)
+
+    def _judge_store(
+        self, target: cst.BaseExpression, value: cst.BaseExpression | None
+    ) -> tuple[str, str | None] | None:
+        if isinstance(target, (cst.Tuple, cst.List)):
+            if isinstance(value, (cst.Tuple, cst.List)) and len(value.elements) == len(
+                target.elements
+            ):
+                for el, v in zip(target.elements, value.elements, strict=True):
+                    verdict = self._judge_store(el.value, v.value)
+                    if verdict is not None:
+                        return verdict
+                return None
+            return ("computation", None)
+        if not (
+            isinstance(target, cst.Attribute)
+            and isinstance(target.value, cst.Name)
+            and target.value.value == self._me
+        ):
+            return ("computation", None)
+        attr = target.attr.value
+        if isinstance(value, cst.Name) and value.value in self._params:
+            return None  # stored unchanged, or renamed (ML502)
+        if attr in self._params:
+            return ("computation", attr)
+        if _immutable_literal(value):
+            return None  # a constant (`self.fit_path = True`): no state, clone is unaffected
+        return (f"attribute '{attr}'", None)
+
+    def _forwarding(self, call: cst.Call) -> bool:
+        """``super().__init__(...)`` / ``Base.__init__(self, ...)`` passing parameters or
+        literals unchanged."""
+        func = call.func
+        if not (isinstance(func, cst.Attribute) and func.attr.value == "__init__"):
+            return False
+        recv = func.value
+        args = list(call.args)
+        if isinstance(recv, cst.Call) and dotted_name(recv.func) == "super":
+            pass
+        elif dotted_name(recv) is not None and args and _is_name(args[0].value, self._me):
+            args = args[1:]
+        else:
+            return False
+        return all(not a.star and self._unchanged_arg(a.value) for a in args)
+
+    def _unchanged_arg(self, value: cst.BaseExpression) -> bool:
+        """A parameter passed as is, or a value that does not depend on any parameter
+        (``estimator=DecisionTreeClassifier()``, ``loss="hinge"``)."""
+        if _is_param(value, self._params) or _literal(value):
+            return True
+        used = {n.value for n in iter_descendants(value) if isinstance(n, cst.Name)}
+        if isinstance(value, cst.Name):
+            used.add(value.value)
+        return not used & self._params
+
+
+def _is_name(node: cst.BaseExpression, name: str) -> bool:
+    return isinstance(node, cst.Name) and node.value == name
+
+
+def _is_param(node: cst.BaseExpression, params: set[str]) -> bool:
+    return isinstance(node, cst.Name) and node.value in params
+
+
+def _literal(node: cst.BaseExpression) -> bool:
+    if isinstance(node, (cst.SimpleString, cst.ConcatenatedString, cst.Integer, cst.Float)):
+        return True
+    if isinstance(node, cst.Name):
+        return node.value in ("None", "True", "False")
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        return _literal(node.expression)
+    if isinstance(node, (cst.Tuple, cst.List)):
+        return all(isinstance(el, cst.Element) and _literal(el.value) for el in node.elements)
+    return False
+
+
+def _is_docstring(stmt: cst.CSTNode) -> bool:
+    return (
+        isinstance(stmt, cst.SimpleStatementLine)
+        and len(stmt.body) == 1
+        and isinstance(stmt.body[0], cst.Expr)
+        and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
+
+
+def _immutable_literal(node: cst.BaseExpression | None) -> bool:
+    if node is None:
+        return False
+    if isinstance(node, cst.Tuple):
+        return all(
+            isinstance(el, cst.Element) and _immutable_literal(el.value) for el in node.elements
+        )
+    return not isinstance(node, cst.List) and _literal(node)

@@ -1,0 +1,1 @@
+"""ML3xx PyTorch rules (and the torch ML93x rules)."""
