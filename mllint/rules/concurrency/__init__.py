@@ -1,0 +1,1 @@
+"""ML8xx (and ML98x) rules: concurrency, asyncio, multiprocessing."""
