@@ -89,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="apply exclude patterns to files given explicitly too (for pre-commit)",
     )
+    check.add_argument(
+        "--project-only",
+        action="store_true",
+        help="run only the rules that read project files (pyproject.toml, "
+        ".pre-commit-config.yaml, pytest configuration), once, for the project around the "
+        "first path (the mllint-project pre-commit hook)",
+    )
 
     rules = sub.add_parser("rules", help="list every rule")
     rules.add_argument("--output-format", choices=("text", "json"), default="text")
@@ -186,7 +193,15 @@ def cmd_check(args: argparse.Namespace) -> int:
         env_dir = os.environ.get("MLLINT_CACHE_DIR")
         cache_dir = args.cache_dir or (Path(env_dir) if env_dir else settings.root / settings.cache_dir)
         cache = ResultCache(cache_dir)
-    outcomes = run(found.files, settings, options, jobs=args.jobs, cache=cache)
+    outcomes = run(
+        [] if args.project_only else found.files, settings, options, jobs=args.jobs, cache=cache
+    )
+    from mllint.project.check import check_outcomes
+
+    project_outcomes = check_outcomes(
+        paths, found, settings, options, args.project_only, cache.root if cache else None
+    )
+    outcomes = [*outcomes, *project_outcomes]
 
     if args.diff:
         return _print_diffs(outcomes, found.errors)
