@@ -25,6 +25,7 @@ def make_request(
     package: str | None = None,
     want_edits: bool = True,
     codes: Iterable[str] | None = None,
+    abspath: str | None = None,
 ) -> LintRequest:
     rules = all_rules()
     enabled = set(codes) if codes is not None else set(effective_codes(settings))
@@ -41,6 +42,7 @@ def make_request(
         package=package,
         min_python=settings.min_python,
         library_versions=settings.library_versions,
+        abspath=abspath,
     )
     return LintRequest(
         enabled_rules,

@@ -246,6 +246,7 @@ class MLLintChecker:
             package=package_of(Path(os.path.abspath(self.filename))),
             want_edits=False,
             codes=project.codes,
+            abspath=os.path.abspath(self.filename),
         )
         request.syntax_errors = False
         # flake8 applies suppression comments itself; with --disable-noqa it wants every finding

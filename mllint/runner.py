@@ -6,6 +6,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import errno
+import hashlib
 import io
 import os
 import signal
@@ -347,7 +348,33 @@ def _fingerprint(settings: Settings) -> SettingsFingerprint:
 def _settings_part(settings: Settings, options: RunOptions, sf: SourceFile) -> str:
     # results with and without fix edits differ: they are cached apart
     part = _fingerprint(settings).for_file(sf.relpath, _package(sf.path))
+    if matches_any(sf.relpath, settings.test_paths):
+        # a test file's findings (ML509, ML510) also depend on the conftest.py files above it
+        part += f"|conftest={_conftest_digest(os.path.abspath(sf.path))}"
     return f"{part}|edits={int(options.want_edits)}"
+
+
+_CONFTEST_DIGESTS: dict[str, str] = {}
+
+
+def _conftest_digest(file_abspath: str) -> str:
+    """A digest of the paths and contents of the conftest.py files that apply to a file."""
+    from mllint.semantics.project_index import chain_paths
+
+    directory = os.path.dirname(file_abspath)
+    digest = _CONFTEST_DIGESTS.get(directory)
+    if digest is None:
+        h = hashlib.sha256()
+        for path in chain_paths(file_abspath):
+            h.update(path.encode("utf-8", "surrogateescape") + b"\0")
+            try:
+                with open(path, "rb") as fh:
+                    h.update(fh.read())
+            except OSError:
+                h.update(b"<unreadable>")
+            h.update(b"\0")
+        digest = _CONFTEST_DIGESTS[directory] = h.hexdigest()[:16]
+    return digest
 
 
 _PACKAGES: dict[str, str | None] = {}
@@ -405,6 +432,7 @@ def process_file(
         fix=options.fix,
         package=package,
         want_edits=options.want_edits,
+        abspath=os.path.abspath(sf.path),
     )
     # roles use the project-relative path; findings are reported under the display path
     request.display = sf.display

@@ -79,9 +79,12 @@ def test_rule_option_and_project_facts_change_the_key() -> None:
         opt: Option = with_opts.options[0]
         value = opt.default
         changed: object = (
-            not value if isinstance(value, bool)
-            else (*value, "zzz") if isinstance(value, (list, tuple))
-            else "x" if isinstance(value, str) or (value is None and opt.kind == "str")
+            not value
+            if isinstance(value, bool)
+            else (*value, "zzz")
+            if isinstance(value, (list, tuple))
+            else "x"
+            if isinstance(value, str) or (value is None and opt.kind == "str")
             else 0.5
         )
         s = Settings(rule_options={with_opts.name: {opt.name: changed}})
@@ -165,7 +168,10 @@ def test_concurrent_runs_do_not_corrupt_the_cache(project: Callable[..., Path]) 
         assert "Traceback" not in err
     for entry in _entries(root):
         json.loads(entry.read_text())
-    assert json.loads(run_cli("check", "-q", "--output-format", "json", ".", cwd=root).stdout) == expected
+    assert (
+        json.loads(run_cli("check", "-q", "--output-format", "json", ".", cwd=root).stdout)
+        == expected
+    )
 
 
 def test_cache_api_roundtrip(tmp_path: Path) -> None:
@@ -176,3 +182,43 @@ def test_cache_api_roundtrip(tmp_path: Path) -> None:
     cache.put(key, [v])
     got = cache.get(key, "y/x.py")
     assert got is not None and got[0].filename == "y/x.py" and got[0].source_line == "a == b"
+
+
+def test_test_file_results_are_recached_when_a_conftest_changes(tmp_path: Path) -> None:
+    """ML509's findings in a test file depend on the conftest.py files above it: editing one
+    must not replay the stale cached result."""
+    (tmp_path / "pyproject.toml").write_text("[tool.mllint]\n")
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    (tests / "test_model.py").write_text(
+        "import numpy as np\n\n\ndef test_fit():\n    X = np.random.rand(10, 3)\n    assert X.shape == (10, 3)\n"
+    )
+    (tests / "conftest.py").write_text("import pytest\n")
+
+    def run() -> str:
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mllint",
+                "check",
+                "--output-format",
+                "concise",
+                "--select",
+                "ML509",
+                "tests",
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        return r.stdout
+
+    assert "tests/test_model.py:5:9: ML509" in run()
+    (tests / "conftest.py").write_text(
+        "import numpy as np\nimport pytest\n\n\n@pytest.fixture(autouse=True)\ndef _seed():\n    np.random.seed(0)\n"
+    )
+    assert "ML509" not in run()
+    (tests / "conftest.py").write_text("import pytest\n")
+    assert "tests/test_model.py:5:9: ML509" in run()

@@ -110,9 +110,9 @@ def locate(path: str, abspath: str | None = None) -> str | None:
     return None
 
 
-def conftest_chain(file_abspath: str) -> list[ConftestFacts]:
-    """The ``conftest.py`` files that apply to a file, nearest first (the file itself is left
-    out when it is a conftest)."""
+def chain_paths(file_abspath: str) -> tuple[str, ...]:
+    """The ``conftest.py`` paths from the file's directory up to the pytest root, nearest
+    first (no parsing: the result cache keys on them)."""
     directory = os.path.dirname(file_abspath)
     paths = _CHAINS.get(directory)
     if paths is None:
@@ -130,6 +130,13 @@ def conftest_chain(file_abspath: str) -> list[ConftestFacts]:
             d = up
         paths = tuple(found)
         _CHAINS[directory] = paths
+    return paths
+
+
+def conftest_chain(file_abspath: str) -> list[ConftestFacts]:
+    """The ``conftest.py`` files that apply to a file, nearest first (the file itself is left
+    out when it is a conftest)."""
+    paths = chain_paths(file_abspath)
     out = []
     for p in paths:
         if os.path.abspath(p) == os.path.abspath(file_abspath):
