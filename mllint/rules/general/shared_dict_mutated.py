@@ -82,7 +82,20 @@ class SharedDictMutatedViaAlias(Rule):
     )
     requires_text = ("def",)
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+    def visit_Name(self, node: cst.Name) -> None:
+        # only functions that name a module-level container can alias or mutate one: they
+        # are collected during the shared walk and examined in finish()
+        if node.value in self._module_containers():
+            finfo = self.ctx.enclosing_function()
+            if finfo is not None:
+                self.__dict__.setdefault("_candidates", {})[id(finfo.node)] = finfo.node
+
+    def finish(self) -> None:
+        for fn in self.__dict__.get("_candidates", {}).values():
+            if isinstance(fn, cst.FunctionDef):
+                self._check_function(fn)
+
+    def _check_function(self, node: cst.FunctionDef) -> None:
         fscope = self.ctx.model.scope_for(node)
         if fscope is None:
             return
@@ -122,6 +135,29 @@ class SharedDictMutatedViaAlias(Rule):
                     akind = self._module_container(value.value, fscope)
                     if akind is not None:
                         active[name] = (value.value, akind, value)
+
+    def _module_containers(self) -> frozenset[str]:
+        """Module-level names bound once to a container display or constructor (computed once
+        per file: the function walk below is skipped in files without any)."""
+        cached: frozenset[str] | None = self.__dict__.get("_containers")
+        if cached is None:
+            names = set()
+            for name, bindings in self.ctx.model.module_scope.bindings.items():
+                if len(bindings) != 1 or (name.startswith("__") and name.endswith("__")):
+                    continue
+                v = bindings[0].value
+                if isinstance(
+                    v, (cst.Dict, cst.DictComp, cst.List, cst.ListComp, cst.Set, cst.SetComp)
+                ) or (
+                    isinstance(v, cst.Call)
+                    and _CONTAINER_CALLS.get(
+                        self.ctx.qualname_in(v.func, self.ctx.model.module_scope) or ""
+                    )
+                ):
+                    names.add(name)
+            cached = frozenset(names)
+            self.__dict__["_containers"] = cached
+        return cached
 
     def _module_container(self, name: str, scope: Scope) -> str | None:
         """The kind of a module-level name bound exactly once to a dict/list/set display or
