@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import libcst as cst
 
 from mllint.rule import Fix, FixSafety, Rule
@@ -24,6 +26,9 @@ _SORTING_CALLS = frozenset(
     {"builtins.sorted", "numpy.unique", "numpy.sort", "heapq.nsmallest", "heapq.nlargest"}
 )
 _SORTING_METHODS = frozenset({"sort_values", "sort_index"})
+_ORDER_PRESERVING = frozenset(
+    {"itertuples", "iterrows", "items", "tolist", "to_list", "to_numpy", "to_records"}
+)
 _GETTERS = frozenset({"operator.itemgetter", "operator.attrgetter"})
 #: identifiers that announce run-length grouping (consecutive runs are the point)
 _RLE_TOKENS = frozenset({"runs", "rle", "consecutive", "streak", "streaks"})
@@ -31,6 +36,7 @@ _RLE_TOKENS = frozenset({"runs", "rle", "consecutive", "streak", "streaks"})
 #: runs of consecutive integers; `range` is already ordered)
 _RUN_SOURCES = frozenset({"builtins.enumerate", "builtins.range"})
 _PARAM = "__mllint_key_param__"
+_WORD_RE = re.compile(r"[A-Za-z_]+")
 
 
 class _Rename(cst.CSTTransformer):
@@ -49,8 +55,10 @@ class GroupbyUnsortedInput(Rule):
     ## What it does
     Flags `itertools.groupby(iterable, key=...)` (keyword or positional key) when the iterable
     is not visibly sorted: it is not a `sorted(...)` call, not `np.unique(...)`/`np.sort(...)`/
-    `.sort_values(...)`, not a name whose every binding in the scope is one of those, and not a
-    name that had `.sort(...)` called on it earlier in the scope. When the input is sorted with
+    `heapq.nsmallest(...)`/`.sort_values(...)` (or `.itertuples()`/`.values`/`.tolist()` of
+    one), not a name whose every binding in the scope is one of those, not a name that had
+    `.sort(...)` called on it earlier in the scope, and not a name or a call of a function
+    whose name says it is sorted (`sorted_rows`, `natsorted(...)`). When the input is sorted with
     a lambda/`itemgetter`/`attrgetter` key and `groupby` uses such a key too, the two keys must
     be the same expression (after renaming the lambda parameter; `itemgetter(0)` counts as
     `lambda r: r[0]`).
@@ -58,7 +66,8 @@ class GroupbyUnsortedInput(Rule):
     Run-length grouping is legitimate and never flagged: a string (literal or `str` kind)
     input, `enumerate(...)`/`range(...)` inputs (runs of consecutive integers, chunking), and
     code whose names mention `runs`, `rle`, `consecutive` or `streak` (the iterable, the key,
-    the loop targets or the enclosing function). `groupby(xs)` without a key is not checked.
+    the loop targets or the enclosing function, or a comment on the statement's own or
+    preceding lines). `groupby(xs)` without a key is not checked.
 
     ## Why is this bad?
     Unlike SQL `GROUP BY` or `DataFrame.groupby`, `itertools.groupby` only groups
@@ -134,7 +143,21 @@ class GroupbyUnsortedInput(Rule):
                     names |= {n.value for n in iter_names_in_target(t.target)}
             elif isinstance(anc, cst.FunctionDef):
                 names.add(anc.name.value)
-        return any(_rle_name(n) for n in names)
+        if any(_rle_name(n) for n in names):
+            return True
+        stmt = self.ctx.statement()
+        if stmt is None:
+            return False
+        comments = [
+            line.comment.value for line in getattr(stmt, "leading_lines", ()) if line.comment
+        ]
+        trailing = getattr(stmt, "trailing_whitespace", None)
+        if trailing is not None and trailing.comment is not None:
+            comments.append(trailing.comment.value)
+        body = getattr(stmt, "body", None)
+        if isinstance(body, cst.IndentedBlock) and body.header.comment is not None:
+            comments.append(body.header.comment.value)
+        return any(_rle_name(w) for c in comments for w in _WORD_RE.findall(c))
 
     # -- sortedness ----------------------------------------------------------------------
     def _sorted_by(
@@ -168,6 +191,20 @@ class GroupbyUnsortedInput(Rule):
     def _sorting_key(
         self, expr: cst.BaseExpression, scope: Scope
     ) -> cst.BaseExpression | bool | None:
+        # `df.sort_values(...).itertuples()`, `sorted_frame.values`: order-preserving views
+        while True:
+            if (
+                isinstance(expr, cst.Call)
+                and isinstance(expr.func, cst.Attribute)
+                and expr.func.attr.value in _ORDER_PRESERVING
+            ):
+                expr = expr.func.value
+            elif isinstance(expr, cst.Attribute) and expr.attr.value == "values":
+                expr = expr.value
+            else:
+                break
+        if isinstance(expr, cst.Name) and _is_sorted_name(expr.value):
+            return True
         if not isinstance(expr, cst.Call):
             return None
         q = self.ctx.qualname_in(expr.func, scope)
@@ -176,6 +213,9 @@ class GroupbyUnsortedInput(Rule):
             return arg.value if arg is not None else True
         if isinstance(expr.func, cst.Attribute) and expr.func.attr.value in _SORTING_METHODS:
             return True
+        callee = attr_name(expr.func)
+        if callee is not None and _is_sorted_name(callee):
+            return True  # `sorted_by_time(events)`, `natsorted(paths)`
         return None
 
     def _sorted_in_place_before(self, name: str, call: cst.Call) -> bool:
@@ -213,7 +253,7 @@ def _rle_name(identifier: str) -> bool:
 
 
 def _is_sorted_name(identifier: str) -> bool:
-    return "sorted" in identifier_tokens(identifier)
+    return any(t.endswith("sorted") for t in identifier_tokens(identifier))
 
 
 def _keys_differ(rule: Rule, sort_key: cst.BaseExpression | bool, key: cst.BaseExpression) -> bool:
