@@ -15,9 +15,19 @@ def covers_root(paths: Sequence[Path]) -> Path | None:
     for p in paths:
         if os.path.isdir(p):
             root = find_project_root(p)
-            if Path(os.path.abspath(p)) == root:
+            if Path(os.path.abspath(p)) == root and is_project_root(root):
                 return root
     return None
+
+
+def is_project_root(directory: Path) -> bool:
+    """A directory with a project file or ``.git`` (``find_project_root`` falls back to the
+    start directory when it finds none: a plain folder of sources is not a project)."""
+    from mllint.project.files import ROOT_MARKERS
+
+    return any((directory / name).is_file() for name in ROOT_MARKERS) or (
+        directory / ".git"
+    ).exists()
 
 
 def check_outcomes(
