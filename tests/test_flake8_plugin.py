@@ -152,6 +152,9 @@ def fixture_run(tmp_path_factory: pytest.TempPathFactory) -> FixtureRun:
         target = project / case.virtual_path
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(case.path, target)
+        if case.package and not (target.parent / "__init__.py").exists():
+            # the `package=` directive: on disk, a package is a folder with an __init__.py
+            (target.parent / "__init__.py").write_text("", encoding="utf-8")
         (project / "pyproject.toml").write_text(pyproject_for(case.config), encoding="utf-8")
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
         cli_jobs = {
