@@ -555,6 +555,7 @@ def _map_violation(nb: Notebook, v: Violation) -> Violation:
         fix = FixInfo(fix.applicability, tuple(edits))
     return replace(
         v,
+        message=_LINE_REF_RE.sub(lambda m: _cell_line_ref(nb, m), v.message),
         line=line,
         end_line=end_line,
         end_column=end_column,
@@ -562,3 +563,14 @@ def _map_violation(nb: Notebook, v: Violation) -> Violation:
         cell=cell.number,
         file_line=nb.file_line(cell, line),
     )
+
+
+#: "line 13" in a message (ML505's "fitted ... (line 13)"): a line of the joined module
+_LINE_REF_RE = re.compile(r"\bline (\d+)\b")
+
+
+def _cell_line_ref(nb: Notebook, m: re.Match[str]) -> str:
+    found = nb.locate(int(m.group(1)))
+    if found is None:
+        return m.group(0)
+    return f"cell {found[0].number} line {found[1]}"

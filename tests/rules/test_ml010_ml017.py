@@ -290,6 +290,52 @@ def test_ml014_yield_then_return_in_branch() -> None:
     assert _run(src, "ML014").violations == []
 
 
+def test_ml014_timer_that_only_reports_is_not_flagged() -> None:
+    src = """\
+        import time
+        from contextlib import contextmanager
+        from timeit import default_timer
+
+        @contextmanager
+        def timer(name):
+            t0 = time.time()
+            yield
+            print(f"[{name}] done in {time.time() - t0:.0f} s")
+
+        @contextmanager
+        def stage(name, log):
+            start = default_timer()
+            yield
+            elapsed = round(default_timer() - start, 2)
+            log.info("{} took {}s".format(name, elapsed))
+        """
+    assert _run(src, "ML014").violations == []
+
+
+def test_ml014_timer_that_also_releases_is_flagged() -> None:
+    src = """\
+        import time
+        from contextlib import contextmanager
+
+        import torch
+
+        @contextmanager
+        def timed_gpu(name, handle):
+            t0 = time.time()
+            yield
+            print(f"[{name}] {time.time() - t0:.1f}s")
+            torch.cuda.empty_cache()
+
+        @contextmanager
+        def timed_file(path):
+            t0 = time.time()
+            fh = open(path)
+            yield fh
+            print(f"read in {time.time() - t0:.1f}s", fh.close())
+        """
+    assert len(_run(src, "ML014").violations) == 2
+
+
 # -- ML015 ---------------------------------------------------------------------------------
 
 TIMER = """\

@@ -127,6 +127,36 @@ def test_ml107_numpy_logsumexp_fix_needs_scipy() -> None:
     assert _run(src, "ML107", fix="unsafe").fixed_source is None
 
 
+def test_ml107_denominator_bound_to_a_name() -> None:
+    src = """\
+        import numpy as np
+        import torch
+
+        def softmax(x):
+            exp_x = np.exp(x)
+            total = np.sum(exp_x)
+            return exp_x / total
+
+        def softmax_rows(X):
+            X_exp = torch.exp(X)
+            partition = X_exp.sum(1, keepdim=True)
+            return X_exp / partition
+
+        def stable(x):
+            exp_x = np.exp(x - np.max(x))
+            total = np.sum(exp_x)
+            return exp_x / total
+
+        def ratio(x, weights):
+            exp_x = np.exp(x)
+            total = np.sum(weights)
+            return exp_x / total
+        """
+    violations = _run(src, "ML107").violations
+    assert [v.line for v in violations] == [7, 12]
+    assert _run(src, "ML107", fix="unsafe").fixed_source is None
+
+
 # -- ML108 -------------------------------------------------------------------------------------
 def test_ml108_message() -> None:
     src = """\

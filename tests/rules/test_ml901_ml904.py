@@ -345,3 +345,29 @@ def test_ml904_not_a_duration() -> None:
             return time.time() - os.path.getmtime(path), time.time() - start
         """
     assert _run(src, "ML904").violations == []
+
+
+def test_ml901_parameter_sorted_at_top_of_function_is_not_flagged() -> None:
+    src = """\
+        import itertools
+
+        def group_data(data, key):
+            data = sorted(data, key=key)
+            return {k: list(g) for k, g in itertools.groupby(data, key)}
+
+        def by_label(rows):
+            rows = sorted(rows, key=lambda r: r[1])
+            for label, grp in itertools.groupby(rows, key=lambda r: r[1]):
+                print(label, list(grp))
+
+        def resorted_then_shuffled(rows, key):
+            rows = sorted(rows, key=key)
+            rows = shuffle(rows)
+            return [list(g) for _, g in itertools.groupby(rows, key)]
+
+        def sorted_by_other_key(rows):
+            rows = sorted(rows, key=lambda r: r[0])
+            return [list(g) for _, g in itertools.groupby(rows, key=lambda r: r[1])]
+        """
+    violations = _run(src, "ML901").violations
+    assert [v.line for v in violations] == [15, 19]

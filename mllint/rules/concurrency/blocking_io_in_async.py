@@ -8,6 +8,8 @@ from mllint.options import Option
 from mllint.rule import Fix, FixSafety, Rule
 from mllint.semantics import kinds as K
 from mllint.semantics.concurrency import enclosing_async_def
+from mllint.semantics.cstutil import string_value
+from mllint.semantics.walk import iter_descendants
 
 _PANDAS_READERS = (
     "csv", "parquet", "json", "excel", "pickle", "sql", "feather", "hdf", "table", "fwf", "orc",
@@ -38,6 +40,11 @@ _BLOCKING_CALLS = frozenset(
 )  # fmt: skip
 _PRETRAINED_LIBS = ("transformers.", "diffusers.", "sentence_transformers.")
 _FIT_METHODS = frozenset({"fit", "fit_transform"})
+_LIFECYCLE_EVENTS = frozenset({"startup", "shutdown"})
+_LIFECYCLE_HOOK_LISTS = frozenset({"on_startup", "on_shutdown", "on_cleanup"})
+_ASYNC_CONTEXT_MANAGERS = frozenset(
+    {"contextlib.asynccontextmanager", "fastapi.concurrency.asynccontextmanager"}
+)
 
 
 class BlockingIoInAsync(Rule):
@@ -75,6 +82,12 @@ class BlockingIoInAsync(Rule):
 
     The same callables passed uncalled to `asyncio.to_thread`, `loop.run_in_executor` or
     `anyio.to_thread.run_sync`, and calls inside synchronous helpers, are not flagged.
+    Server start-up and shutdown hooks are not flagged either: an `async def` decorated with
+    `@app.on_event("startup")`/`("shutdown")`, registered with
+    `add_event_handler("startup", f)`, `on_startup=[f]`/`on_shutdown=[f]` or aiohttp's
+    `app.on_startup.append(f)`, or an `@asynccontextmanager` lifespan (named `lifespan` or
+    passed as `lifespan=`). The server runs them before it accepts connections (and after it
+    stops), so no request waits on them; loading the model there is the intended pattern.
     `time.sleep`, `requests.*` and `open` are left to ruff (ASYNC251, ASYNC210, ASYNC230).
     More callables can be added with the `extend-blocking-calls` option (qualified names).
 
@@ -104,6 +117,10 @@ class BlockingIoInAsync(Rule):
     )
     requires_text = ("async",)
 
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._hooks: set[str] | None = None
+
     def visit_Call(self, node: cst.Call) -> None:
         ctx = self.ctx
         func = node.func
@@ -112,7 +129,7 @@ class BlockingIoInAsync(Rule):
         if not self._blocking(node):
             return
         fdef = enclosing_async_def(ctx)
-        if fdef is None:
+        if fdef is None or self._lifecycle_hook(fdef):
             return
         callee = ctx.snippet(func, 50)
         self.report(
@@ -122,6 +139,27 @@ class BlockingIoInAsync(Rule):
             f"await asyncio.to_thread({callee}, …)",
             self._fix(node),
         )
+
+    def _lifecycle_hook(self, fdef: cst.FunctionDef) -> bool:
+        """A server start-up/shutdown hook: it runs before connections are accepted."""
+        ctx = self.ctx
+        name = fdef.name.value
+        for dec in fdef.decorators:
+            d = dec.decorator
+            if (
+                isinstance(d, cst.Call)
+                and isinstance(d.func, cst.Attribute)
+                and d.func.attr.value == "on_event"
+                and d.args
+                and string_value(d.args[0].value) in _LIFECYCLE_EVENTS
+            ):
+                return True
+            target = d.func if isinstance(d, cst.Call) else d
+            if ctx.qualname(target) in _ASYNC_CONTEXT_MANAGERS and name == "lifespan":
+                return True
+        if self._hooks is None:
+            self._hooks = _registered_hooks(ctx.module)
+        return name in self._hooks
 
     def _blocking(self, node: cst.Call) -> bool:
         ctx = self.ctx
@@ -160,3 +198,42 @@ class BlockingIoInAsync(Rule):
             )
         )
         return Fix(FixSafety.UNSAFE, [(node, new)], [plan])
+
+
+def _registered_hooks(module: cst.Module) -> set[str]:
+    """Names of functions registered as start-up/shutdown hooks or lifespans in ``module``:
+    ``lifespan=f``, ``on_startup=[f]``, ``add_event_handler("startup", f)``,
+    ``app.on_startup.append(f)``."""
+    out: set[str] = set()
+    for node in iter_descendants(module):
+        if not isinstance(node, cst.Call):
+            continue
+        for arg in node.args:
+            kw = arg.keyword.value if arg.keyword is not None else None
+            if kw == "lifespan" and isinstance(arg.value, cst.Name):
+                out.add(arg.value.value)
+            elif kw in ("on_startup", "on_shutdown") and isinstance(
+                arg.value, (cst.List, cst.Tuple)
+            ):
+                out.update(
+                    e.value.value for e in arg.value.elements if isinstance(e.value, cst.Name)
+                )
+        func = node.func
+        if not isinstance(func, cst.Attribute):
+            continue
+        if (
+            func.attr.value == "add_event_handler"
+            and len(node.args) == 2
+            and string_value(node.args[0].value) in _LIFECYCLE_EVENTS
+            and isinstance(node.args[1].value, cst.Name)
+        ):
+            out.add(node.args[1].value.value)
+        elif (
+            func.attr.value == "append"
+            and isinstance(func.value, cst.Attribute)
+            and func.value.attr.value in _LIFECYCLE_HOOK_LISTS
+            and len(node.args) == 1
+            and isinstance(node.args[0].value, cst.Name)
+        ):
+            out.add(node.args[0].value.value)
+    return out

@@ -18,6 +18,14 @@ from mllint.semantics.walk import iter_descendants
 
 _SPAWN = frozenset({"torch.multiprocessing.spawn", "torch.multiprocessing.start_processes"})
 _DATALOADERS = frozenset({"torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"})
+#: executors that start no process until the first ``submit``/``map`` (CPython >= 3.9)
+_LAZY_EXECUTORS = frozenset(
+    {
+        "concurrent.futures.ProcessPoolExecutor",
+        "concurrent.futures.process.ProcessPoolExecutor",
+    }
+)
+_EXECUTOR_STARTERS = frozenset({"submit", "map"})
 
 
 class ProcessStartWithoutMainGuard(Rule):
@@ -56,7 +64,11 @@ class ProcessStartWithoutMainGuard(Rule):
         main()
     ```
 
-    Thread pools and code inside functions or the main guard are not flagged.
+    A `ProcessPoolExecutor(...)` merely assigned at module level (`executor =
+    ProcessPoolExecutor(2)`, used later by request handlers) starts no process until its first
+    `submit`/`map`, so the assignment is not flagged; an import-time `executor.submit(...)` or
+    `executor.map(...)` on it is. Thread pools and code inside functions or the main guard are
+    not flagged.
 
     ## Fix safety
     Unsafe, and only when the flagged statement and every module-level statement after it are
@@ -105,10 +117,36 @@ class ProcessStartWithoutMainGuard(Rule):
                     and is_process_call(ctx, b.value, scope)
                     for b in bindings
                 )
+        elif isinstance(func, cst.Attribute) and func.attr.value in _EXECUTOR_STARTERS:
+            starts = self._assigned_lazy_executor(func.value)
         else:
             starts = pool_kind_of_call(ctx, node, scope) == PROCESS or ctx.qualname(func) in _SPAWN
+            if starts and self._lazy_executor_assignment(node):
+                starts = False
         if starts and self._import_time():
             self._flag(f"{ctx.snippet(node, 50)}")
+
+    def _lazy_executor_assignment(self, node: cst.Call) -> bool:
+        """``x = ProcessPoolExecutor(...)``: no process exists until ``x.submit``/``x.map``."""
+        parent = self.ctx.parent
+        return (
+            isinstance(parent, (cst.Assign, cst.AnnAssign))
+            and parent.value is node
+            and self.ctx.qualname(node.func) in _LAZY_EXECUTORS
+        )
+
+    def _assigned_lazy_executor(self, recv: cst.BaseExpression) -> bool:
+        if not isinstance(recv, cst.Name):
+            return False
+        ctx = self.ctx
+        bindings = ctx.bindings(recv.value)
+        return bool(bindings) and all(
+            b.kind in ("assign", "annassign")
+            and not b.unpacked
+            and isinstance(b.value, cst.Call)
+            and ctx.qualname_in(b.value.func, b.scope or ctx.scope) in _LAZY_EXECUTORS
+            for b in bindings
+        )
 
     def visit_For(self, node: cst.For) -> None:
         ctx = self.ctx

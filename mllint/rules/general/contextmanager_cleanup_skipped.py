@@ -22,6 +22,19 @@ GLOBAL_STATE_CALLS = frozenset(
     }
 )  # fmt: skip
 _WARNING_FILTERS = frozenset({"warnings.simplefilter", "warnings.filterwarnings"})
+#: clocks read by timing context managers (`elapsed = time.time() - t0`)
+_CLOCKS = frozenset(
+    {
+        "time.time", "time.time_ns", "time.perf_counter", "time.perf_counter_ns",
+        "time.monotonic", "time.monotonic_ns", "time.process_time", "timeit.default_timer",
+        "datetime.datetime.now", "datetime.datetime.utcnow",
+    }
+)  # fmt: skip
+#: pure formatting helpers allowed in a report-only tail
+_FORMATTING = frozenset({"builtins.round", "builtins.str", "builtins.float", "builtins.int"})
+_LOG_METHODS = frozenset(
+    {"debug", "info", "warning", "warn", "error", "critical", "exception", "log", "write"}
+)
 
 
 @dataclass
@@ -119,7 +132,9 @@ class ContextmanagerCleanupSkipped(Rule):
     ```
 
     Context managers that register their cleanup on a `contextlib.ExitStack` before the
-    `yield` are not flagged.
+    `yield` are not flagged, nor timers whose statements after the `yield` only read a clock
+    and print or log the result (`print(f"done in {time.time() - t0:.1f}s")`): they release
+    nothing, so skipping them on an error loses only a progress message.
 
     ## Fix safety
     Shape (a) has an unsafe fix: the `yield` statement and the statements following it in the
@@ -166,7 +181,7 @@ class ContextmanagerCleanupSkipped(Rule):
             if site.protected:
                 continue
             following = self._following(site)
-            if following:
+            if following and not self._report_only(following):
                 fix = self._fix(node, site) if len(sites) == 1 else None
                 self.report(
                     site.yield_node,
@@ -253,6 +268,50 @@ class ContextmanagerCleanupSkipped(Rule):
                 if not _is_trivial(s):
                     out.append(s)
         return out
+
+    # -- report-only tails (timers) ---------------------------------------------------------
+    def _report_only(self, stmts: list[cst.BaseStatement]) -> bool:
+        """True when everything after the yield only reads a clock and prints or logs the
+        result (the Kaggle ``timer`` idiom): nothing is released or restored, so skipping it
+        when the body raises loses only a progress message."""
+        for stmt in stmts:
+            if not isinstance(stmt, cst.SimpleStatementLine):
+                return False
+            for small in stmt.body:
+                if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+                    if not self._reporting_call(small.value):
+                        return False
+                    parts: list[cst.CSTNode] = [a.value for a in small.value.args]
+                elif isinstance(small, (cst.Assign, cst.AnnAssign)) and small.value is not None:
+                    targets = (
+                        [t.target for t in small.targets]
+                        if isinstance(small, cst.Assign)
+                        else [small.target]
+                    )
+                    if not all(isinstance(t, cst.Name) for t in targets):
+                        return False
+                    parts = [small.value]
+                else:
+                    return False
+                for part in parts:
+                    for n in (part, *iter_descendants(part, into_scopes=False)):
+                        if isinstance(n, cst.Call) and not self._harmless_call(n):
+                            return False
+        return True
+
+    def _reporting_call(self, call: cst.Call) -> bool:
+        func = call.func
+        if isinstance(func, cst.Name):
+            return func.value == "print" or func.value.endswith("print")
+        if isinstance(func, cst.Attribute):
+            return func.attr.value in _LOG_METHODS or func.attr.value.endswith("print")
+        return False
+
+    def _harmless_call(self, call: cst.Call) -> bool:
+        q = self.ctx.qualname(call.func)
+        if q in _CLOCKS or q in _FORMATTING:
+            return True
+        return isinstance(call.func, cst.Attribute) and call.func.attr.value == "format"
 
     # -- (b) global state --------------------------------------------------------------------
     def _global_state_change(self, func: cst.FunctionDef, site: _YieldSite) -> cst.CSTNode | None:

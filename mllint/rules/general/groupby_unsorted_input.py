@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import libcst as cst
 
@@ -56,8 +57,9 @@ class GroupbyUnsortedInput(Rule):
     Flags `itertools.groupby(iterable, key=...)` (keyword or positional key) when the iterable
     is not visibly sorted: it is not a `sorted(...)` call, not `np.unique(...)`/`np.sort(...)`/
     `heapq.nsmallest(...)`/`.sort_values(...)` (or `.itertuples()`/`.values`/`.tolist()` of
-    one), not a name whose every binding in the scope is one of those, not a name that had
-    `.sort(...)` called on it earlier in the scope, and not a name or a call of a function
+    one), not a name whose every binding in the scope is one of those (or whose last
+    top-level rebinding before the call is, as in `data = sorted(data, key=k)` at the top of
+    a function), not a name that had `.sort(...)` called on it earlier in the scope, and not a name or a call of a function
     whose name says it is sorted (`sorted_rows`, `natsorted(...)`). When the input is sorted with
     a lambda/`itemgetter`/`attrgetter` key and `groupby` uses such a key too, the two keys must
     be the same expression (after renaming the lambda parameter; `itemgetter(0)` counts as
@@ -186,6 +188,41 @@ class GroupbyUnsortedInput(Rule):
                 return keys[0] if len(keys) == 1 else True
         if self._sorted_in_place_before(it.value, call):
             return True
+        return self._rebound_sorted_before(it.value, call)
+
+    def _rebound_sorted_before(self, name: str, call: cst.Call) -> cst.BaseExpression | bool | None:
+        """`data = sorted(data, key=k)` as the last top-level rebinding of the name before
+        the statement holding the call (a parameter sorted at the top of the function)."""
+        home = self.ctx.function_scope() or self.ctx.model.module_scope
+        body = getattr(home.node, "body", None)
+        if isinstance(body, cst.IndentedBlock):
+            stmts: Sequence[cst.BaseStatement] = body.body
+        elif isinstance(home.node, cst.Module):
+            stmts = home.node.body
+        else:
+            return None
+        index = next(
+            (
+                i
+                for i, st in enumerate(stmts)
+                if any(n is call for n in iter_descendants(st, into_scopes=False))
+            ),
+            None,
+        )
+        if index is None:
+            return None
+        for st in reversed(stmts[:index]):
+            if (
+                isinstance(st, cst.SimpleStatementLine)
+                and len(st.body) == 1
+                and isinstance(st.body[0], cst.Assign)
+                and len(st.body[0].targets) == 1
+                and isinstance(st.body[0].targets[0].target, cst.Name)
+                and st.body[0].targets[0].target.value == name
+            ):
+                return self._sorting_key(st.body[0].value, home)
+            if name in _bound_names(st):
+                return None
         return None
 
     def _sorting_key(
@@ -243,6 +280,19 @@ class GroupbyUnsortedInput(Rule):
             return None
         text = f"sorted({self.ctx.code(it)}, key={self.ctx.code(key)})"
         return Fix(FixSafety.UNSAFE, [(it, text)])
+
+
+def _bound_names(stmt: cst.CSTNode) -> set[str]:
+    """Names (re)bound anywhere in the statement, not entering nested scopes."""
+    out: set[str] = set()
+    for n in (stmt, *iter_descendants(stmt, into_scopes=False)):
+        if isinstance(
+            n, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For, cst.CompFor, cst.NamedExpr)
+        ):
+            out |= {t.value for t in iter_names_in_target(n.target)}
+        elif isinstance(n, cst.WithItem) and n.asname is not None:
+            out |= {t.value for t in iter_names_in_target(n.asname.name)}
+    return out
 
 
 def _rle_name(identifier: str) -> bool:

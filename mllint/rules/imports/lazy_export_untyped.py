@@ -24,8 +24,8 @@ class LazyExportUntyped(Rule):
     it looks up with the parameter (`_LAZY[name]`, `_LAZY.get(name)`). Flags every such name
     that is neither imported under `if TYPE_CHECKING:` nor defined otherwise in the module.
     The finding is reported at the string literal that names it. Names served only with a
-    `DeprecationWarning`/`FutureWarning` (old aliases) and branches that only raise are
-    left out.
+    `DeprecationWarning`/`FutureWarning` (old aliases), dunder metadata such as a
+    `__version__` computed on demand, and branches that only raise are left out.
 
     ## Why is this bad?
     A type checker cannot see what a module `__getattr__` returns: with only the lazy loader,
@@ -91,7 +91,12 @@ class LazyExportUntyped(Rule):
         served: dict[str, tuple[cst.CSTNode, str | None]] = {}
         self._collect(node, param, served)
         module_bindings = ctx.model.module_scope.bindings
-        missing = {n: v for n, v in served.items() if n.isidentifier() and n not in module_bindings}
+        # dunder metadata (`__version__` computed from importlib.metadata) is not an import
+        missing = {
+            n: v
+            for n, v in served.items()
+            if n.isidentifier() and not _is_dunder(n) and n not in module_bindings
+        }
         if not missing:
             return
         fix = self._fix(node, {n: line for n, (_, line) in missing.items() if line})
@@ -308,6 +313,10 @@ class LazyExportUntyped(Rule):
             ):
                 return stmt
         return None
+
+
+def _is_dunder(name: str) -> bool:
+    return len(name) > 4 and name.startswith("__") and name.endswith("__")
 
 
 def _is_param(expr: cst.CSTNode, param: str) -> bool:

@@ -22,7 +22,8 @@ class UnstableSoftmax(Rule):
     ## What it does
     Flags a hand-written softmax `np.exp(x) / np.exp(x).sum(...)` (also `torch.exp`,
     `jax.numpy.exp`, `np.sum(e, ...)` in the denominator, and `e = np.exp(x)` followed by
-    `e / e.sum(...)`) and a hand-written log-sum-exp `np.log(np.sum(np.exp(x)))` /
+    `e / e.sum(...)`, also when the sum is first bound to a name: `total = e.sum()`,
+    `e / total`) and a hand-written log-sum-exp `np.log(np.sum(np.exp(x)))` /
     `torch.log(torch.exp(x).sum(...))`, when `x` is not shifted by its maximum first.
 
     ## Why is this bad?
@@ -76,6 +77,12 @@ class UnstableSoftmax(Rule):
             return
         family = _EXP[ctx.qualname(exp_call.func) or ""]
         summed = self._sum_operand(node.right)
+        via_name = False
+        if summed is None and isinstance(node.right, cst.Name):
+            # `partition = X_exp.sum(1, keepdims=True)` then `X_exp / partition`
+            value = self._single_value(node.right)
+            summed = self._sum_operand(value) if value is not None else None
+            via_name = True
         if summed is None:
             return
         operand, sum_call = summed
@@ -92,7 +99,7 @@ class UnstableSoftmax(Rule):
             f"subtract the max first or use {use}"
         )
         fix = None
-        if inline and cst_equal(operand, node.left):
+        if inline and not via_name and cst_equal(operand, node.left):
             fix = self._softmax_fix(node, exp_call, sum_call, family)
         self.report(node, message, fix)
 
