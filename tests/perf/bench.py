@@ -174,7 +174,7 @@ class TreeRss:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(OSError, ValueError, IndexError):  # a process just exited
                 self._sample()
             self._stop.wait(self.interval)
 

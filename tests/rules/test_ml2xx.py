@@ -314,7 +314,7 @@ def test_ml210_message_depends_on_version() -> None:
     [v] = _run("ML210", ML210_SRC).violations
     assert (v.line, v.column) == (4, 5)
     assert v.message == (
-        "'row' is a per-row Series built by iterrows(); writing to it not reliably updates "
+        "'row' is a per-row Series built by iterrows(); writing to it does not reliably update "
         "'df' — write with df.loc[idx, \"label\"] = ... or vectorise"
     )
     [v3] = _run("ML210", ML210_SRC, config=PANDAS3).violations

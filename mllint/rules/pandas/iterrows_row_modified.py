@@ -162,11 +162,11 @@ class IterrowsRowModified(Rule):
         self, target: cst.BaseExpression, info: tuple[str, str | None, str], col: str | None
     ) -> None:
         frame, idx, row = info
-        how = "never" if self._never else "not reliably"
+        how = "never updates" if self._never else "does not reliably update"
         idx_text = idx if idx is not None and idx != "_" else "idx"
         self.report(
             target,
-            f"'{row}' is a per-row Series built by iterrows(); writing to it {how} updates "
+            f"'{row}' is a per-row Series built by iterrows(); writing to it {how} "
             f"'{frame}' — write with {frame}.loc[{idx_text}, {col or 'col'}] = ... or vectorise",
         )
 

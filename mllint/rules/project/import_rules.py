@@ -686,7 +686,7 @@ class StdlibNameNewerThanRequiresPython(ProjectRule):
         if not self._te or node.module != "typing":
             return None
         moved = [a for a in node.names if f"typing.{a.name}" in self._table]
-        kept = [a for a in node.names if a not in moved]
+        kept = [a for a in node.names if f"typing.{a.name}" not in self._table]
         if not moved or any(a.name == "*" for a in node.names):
             return None
         start, end = span_in(pf, node)
