@@ -42,6 +42,12 @@ class _OffsetState(CodegenState):
         if key in self.targets:
             start = self.starts[key].pop()
             self.ranges.setdefault(key, (start, self.offset))
+            if len(self.ranges) == len(self.targets):
+                raise _AllFound  # the rest of the module cannot hold a target
+
+
+class _AllFound(Exception):
+    pass
 
 
 def node_offsets(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> dict[int, tuple[int, int]]:
@@ -52,7 +58,12 @@ def node_offsets(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> dict[int, 
     state.targets = {id(n) for n in nodes}
     state.starts = {}
     state.ranges = {}
-    module._codegen(state)
+    if not state.targets:
+        return {}
+    try:
+        module._codegen(state)
+    except _AllFound:
+        pass  # codegen stops after the last target: the tail of the file is never rendered
     return state.ranges
 
 

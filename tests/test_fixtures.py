@@ -62,6 +62,13 @@ def test_fix_output(case: FixtureCase, mode: str) -> None:
         assert fixed == case.source, f"{mode} fixes changed {case.id} but {expected_path.name} is missing"
 
 
+#: rules whose fix depends on other files on disk, so a single-file fixture cannot show it;
+#: the named test runs the fix on a real tree
+FIX_TESTED_ON_A_TREE = {
+    "ML704": "tests/test_import_project_rules.py::test_ml704_fix_only_with_a_package_folder",
+}
+
+
 def test_every_rule_has_fixtures() -> None:
     missing = []
     for code, rule in all_rules().items():
@@ -75,7 +82,7 @@ def test_every_rule_has_fixtures() -> None:
         if not bad or not good:
             missing.append(code)
             continue
-        if rule.fix_safety and not any(
+        if rule.fix_safety and code not in FIX_TESTED_ON_A_TREE and not any(
             p.with_name(p.name[:-3] + ".unsafe.py").exists() or p.with_name(p.name[:-3] + ".fixed.py").exists()
             for p in bad
         ):
