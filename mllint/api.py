@@ -14,7 +14,7 @@ from mllint.config import (
 from mllint.diagnostics import FileResult
 from mllint.engine import EnabledRule, LintRequest, lint_source
 from mllint.globs import matches_any
-from mllint.rule import all_rules
+from mllint.rule import Rule, all_rules
 from mllint.semantics.context import FileFacts
 
 
@@ -30,9 +30,7 @@ def make_request(
     rules = all_rules()
     enabled = set(codes) if codes is not None else set(effective_codes(settings))
     enabled -= per_file_ignored(settings, relpath)
-    enabled_rules = [
-        EnabledRule(rules[c], rule_option_values(settings, rules[c])) for c in sorted(enabled)
-    ]
+    enabled_rules = _enabled_rules(settings, frozenset(enabled), rules)
     base = relpath.rsplit("/", 1)[-1]
     facts = FileFacts(
         path=relpath,
@@ -51,6 +49,25 @@ def make_request(
         fixable=fixable_codes(settings),
         want_edits=want_edits,
     )
+
+
+#: the enabled rules with their options, per settings object and code set (the same for
+#: almost every file of a run: computing them per file cost ~1 ms with ~100 rules)
+_ENABLED: dict[tuple[int, frozenset[str]], tuple[Settings, list[EnabledRule]]] = {}
+
+
+def _enabled_rules(
+    settings: Settings, enabled: frozenset[str], rules: dict[str, type[Rule]]
+) -> list[EnabledRule]:
+    key = (id(settings), enabled)
+    hit = _ENABLED.get(key)
+    if hit is not None and hit[0] is settings:
+        return hit[1]
+    out = [EnabledRule(rules[c], rule_option_values(settings, rules[c])) for c in sorted(enabled)]
+    if len(_ENABLED) > 64:
+        _ENABLED.clear()
+    _ENABLED[key] = (settings, out)
+    return out
 
 
 def check_source(

@@ -73,6 +73,12 @@ class SetOrderDependentIds(Rule):
     fix_safety = (FixSafety.UNSAFE,)
     requires_text = ("set", "{", "keys")
 
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._set_list_reported: set[int] = set()
+        #: id(scope node) -> names sorted in place (``labels.sort()``) in that scope
+        self._unsorted_checked: dict[int, set[str]] = {}
+
     # -- set-typed expressions -----------------------------------------------------------
     def _is_set(self, expr: cst.CSTNode, depth: int = 0) -> bool:
         if depth > 4:
@@ -160,10 +166,12 @@ class SetOrderDependentIds(Rule):
         pos = positional_args(node)
         if q == "builtins.enumerate" and pos:
             self._flag(pos[0].value, _IDS, self._sorted_fix(pos[0].value))
+            self._flag_set_list(pos[0].value, _IDS)
             return
         if q == "builtins.zip":
             for arg in pos:
                 self._flag(arg.value, _IDS, self._sorted_fix(arg.value))
+                self._flag_set_list(arg.value, _IDS)
             return
         if q == "builtins.next" and len(pos) >= 1:
             inner = pos[0].value
@@ -183,6 +191,8 @@ class SetOrderDependentIds(Rule):
                     arg.value, f"the {arg.keyword.value} order built from it changes"
                 )
         if isinstance(func, cst.Attribute):
+            if func.attr.value == "index" and len(pos) == 1 and len(node.args) == 1:
+                self._flag_set_list(func.value, _IDS)
             if func.attr.value == "pop" and not node.args:
                 self._flag_pick(func.value, "the element popped from it changes")
             elif func.attr.value == "join" and string_value(func.value) == "" and len(pos) == 1:
@@ -190,6 +200,17 @@ class SetOrderDependentIds(Rule):
 
     def visit_Subscript(self, node: cst.Subscript) -> None:
         value = node.value
+        if isinstance(value, cst.Name) and len(node.slice) == 1:
+            key = node.slice[0].slice
+            # `labels[pred]`: an id looked up in the set order (`uniq[0]` is usually the
+            # only element, and a slice is not an id)
+            if (
+                isinstance(key, cst.Index)
+                and not _int_literal(key.value)
+                and self._set_list(value) is not None  # cheap: one binding lookup
+                and not size_checked(self.ctx, value.value)  # walks the function body
+            ):
+                self._flag_set_list(value, _IDS)
         if isinstance(value, cst.Call) and self.ctx.qualname(value.func) in (
             "builtins.list",
             "builtins.tuple",
@@ -202,14 +223,21 @@ class SetOrderDependentIds(Rule):
                 self._flag_pick(pos[0].value, "the element at each index changes", fix)
 
     def visit_For(self, node: cst.For) -> None:
-        if not self._candidate(node.iter) or not isinstance(node.target, cst.Name):
+        if not isinstance(node.target, cst.Name):
+            return
+        if not self._candidate(node.iter):
+            if self._set_list(node.iter) is not None and self._loop_builds_ids(
+                node, node.target.value
+            ):
+                self._flag_set_list(node.iter, _IDS)
             return
         var = node.target.value
         if self._loop_builds_ids(node, var):
             self._flag(node.iter, _IDS, None)
 
     def _flag_list_of(self, expr: cst.CSTNode, what: str) -> None:
-        """``list(S)`` used where its order matters."""
+        """``list(S)`` (or a name bound once to it) used where its order matters."""
+        self._flag_set_list(expr, what)
         if isinstance(expr, cst.Call) and self.ctx.qualname(expr.func) == "builtins.list":
             pos = positional_args(expr)
             if len(pos) == 1 and len(expr.args) == 1:
@@ -219,7 +247,9 @@ class SetOrderDependentIds(Rule):
         """Taking one element (``S.pop()``, ``next(iter(S))``, ``list(S)[0]``) is usually the
         extraction of the only element of a set known to hold one: only a named set whose size
         is never compared in the scope is flagged."""
-        if not isinstance(expr, cst.Name) or size_checked(self.ctx, expr.value):
+        if not isinstance(expr, cst.Name) or not self._candidate(expr):
+            return
+        if size_checked(self.ctx, expr.value):
             return
         self._flag(expr, what, fix)
 
@@ -232,6 +262,64 @@ class SetOrderDependentIds(Rule):
             f"Iteration order of set '{shown}' differs between processes for str elements "
             f"(hash randomisation); {what} from run to run — use "
             "sorted(...) or dict.fromkeys(...)",
+            fix,
+        )
+
+    # -- names bound to a list in set order ---------------------------------------------
+    def _set_list(self, expr: cst.CSTNode) -> tuple[cst.BaseExpression, cst.BaseExpression] | None:
+        """``labels`` bound once to ``list(S)``, ``[*S]`` or ``list({...})`` (S a set that is
+        not provably of ints) and never sorted in place: (the binding's value, S)."""
+        if not isinstance(expr, cst.Name):
+            return None
+        ctx = self.ctx
+        bindings = ctx.bindings(expr.value)
+        if len(bindings) != 1:
+            return None
+        b = bindings[0]
+        value = b.value
+        if b.kind != "assign" or b.unpacked or value is None or b.scope is None:
+            return None
+        inner: cst.BaseExpression | None = None
+        if isinstance(value, cst.Call) and ctx.qualname_in(value.func, b.scope) == "builtins.list":
+            pos = positional_args(value)
+            if len(pos) == 1 and len(value.args) == 1:
+                inner = pos[0].value
+        elif (
+            isinstance(value, cst.List)
+            and len(value.elements) == 1
+            and isinstance(value.elements[0], cst.StarredElement)
+        ):
+            inner = value.elements[0].value
+        if inner is None or not self._candidate(inner):
+            return None
+        if id(b.scope.node) not in self._unsorted_checked:
+            self._unsorted_checked[id(b.scope.node)] = _sorted_in_place(b.scope.node)
+        if expr.value in self._unsorted_checked[id(b.scope.node)]:
+            return None
+        return value, inner
+
+    def _flag_set_list(self, expr: cst.CSTNode, what: str) -> None:
+        """Report at the set inside the binding of ``expr`` (once), with the fix
+        ``labels = sorted(S)``."""
+        found = self._set_list(expr)
+        if found is None:
+            return
+        value, inner = found
+        if id(inner) in self._set_list_reported:
+            return
+        self._set_list_reported.add(id(inner))
+        assert isinstance(expr, cst.Name)
+        fix = None
+        if self.ctx.qualname(cst.Name("sorted")) == "builtins.sorted":
+            code = self.ctx.code(inner).strip()
+            if "\n" not in code and "#" not in code:
+                fix = Fix(FixSafety.UNSAFE, [(value, f"sorted({code})")])
+        shown = self.ctx.snippet(inner, 50)
+        self.report(
+            inner,
+            f"Iteration order of set '{shown}' differs between processes for str elements "
+            f"(hash randomisation); {what.replace(' from it', f' from it (as {expr.value!r})')} "
+            "from run to run — use sorted(...) or dict.fromkeys(...)",
             fix,
         )
 
@@ -302,6 +390,18 @@ class SetOrderDependentIds(Rule):
         if "\n" in code or "#" in code:
             return None
         return Fix(FixSafety.UNSAFE, [(list_call, f"sorted({code})")])
+
+
+def _sorted_in_place(scope_node: cst.CSTNode) -> set[str]:
+    """Names ``n`` with an ``n.sort(...)`` call in the scope (nested scopes included)."""
+    return {
+        sub.func.value.value
+        for sub in iter_descendants(scope_node)
+        if isinstance(sub, cst.Call)
+        and isinstance(sub.func, cst.Attribute)
+        and sub.func.attr.value == "sort"
+        and isinstance(sub.func.value, cst.Name)
+    }
 
 
 def _is_keys_call(expr: cst.CSTNode) -> bool:
