@@ -30,6 +30,9 @@ PY_SUFFIXES = (".py", ".pyi")
 #: below this many files to lint a pool costs more than it saves (workers are forked after
 #: the parent imported libcst and the rules, so they start warm)
 POOL_THRESHOLD = 4
+#: ... and below this much source in total (a few edited files in pre-commit or after a
+#: small edit): forking and feeding workers costs more than checking them in-process
+POOL_MIN_BYTES = 192 * 1024
 
 
 @dataclass(frozen=True)
@@ -497,7 +500,7 @@ def run(
     if jobs is None:
         jobs = os.cpu_count() or 1
     pending = [files[i] for i in todo]
-    if jobs <= 1 or len(pending) < POOL_THRESHOLD:
+    if jobs <= 1 or len(pending) < POOL_THRESHOLD or _total_size(pending) < POOL_MIN_BYTES:
         done = [process_file(f, settings, options, cache) for f in pending]
     else:
         import multiprocessing
@@ -524,6 +527,15 @@ def run(
     for i, outcome in zip(todo, done, strict=True):
         outcomes[i] = outcome
     return [o for o in outcomes if o is not None]
+
+
+def _total_size(files: Sequence[SourceFile]) -> int:
+    total = 0
+    for f in files:
+        total += _size(f)
+        if total >= POOL_MIN_BYTES:
+            break
+    return total
 
 
 def _size(f: SourceFile) -> int:

@@ -233,7 +233,9 @@ def test_per_file_ignores(project: Callable[..., Path]) -> None:
 
 
 def test_parallel_run_matches_serial(project: Callable[..., Path]) -> None:
-    files = {f"pkg/m{i:02d}.py": NAN_SOURCE for i in range(30)}
+    # 30 files of ~8 KB: above the pool's minimum of files and of bytes (POOL_MIN_BYTES)
+    padding = ("# " + "x" * 77 + "\n") * 100
+    files = {f"pkg/m{i:02d}.py": NAN_SOURCE + padding for i in range(30)}
     root = project(files)
     serial = run_cli("check", "--output-format", "json", "-j", "1", ".", cwd=root)
     parallel = run_cli("check", "--output-format", "json", "-j", "2", ".", cwd=root)
