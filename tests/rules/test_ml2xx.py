@@ -6,6 +6,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from mllint.api import check_source
 from mllint.config import settings_from_toml
 from mllint.diagnostics import FileResult
@@ -161,6 +163,43 @@ def test_ml204_inactive_on_pandas3_and_rebinding() -> None:
     assert _run("ML204", ML204_SRC, config=PANDAS3).violations == []
     src = ML204_SRC.replace('late["flag"] = True', 'late = late.copy()\n    late["flag"] = True')
     assert [v.line for v in _run("ML204", src).violations] == [8]
+
+
+NAMED_COLUMNS = """\
+    import pandas as pd
+    train = pd.read_csv("t.csv")
+    features = BINDING
+    X = train[features]
+    X["Fare"] = 0
+    """
+
+
+@pytest.mark.parametrize(
+    ("binding", "flagged"),
+    [
+        ('["Age", "Fare"]', True),
+        ('[c for c in train.columns if c != "Id"]', True),
+        ('list(train.columns.drop("Id"))', True),
+        ('train.columns.drop("Id").tolist()', True),
+        ('["Age"] + extra', True),
+        ('"Fare"', False),  # a str key: one column, a Series
+        ("pick_columns(train)", False),  # unknown type
+        ('train.columns.drop("Id")', False),  # an Index, not a list binding
+    ],
+)
+def test_ml204_named_column_list(binding: str, flagged: bool) -> None:
+    src = NAMED_COLUMNS.replace("BINDING", binding)
+    found = _run("ML204", src).violations
+    assert [v.line for v in found] == ([5] if flagged else [])
+    if flagged:
+        fixed = _run("ML204", src, fix="safe").fixed_source
+        assert fixed is not None and "X = train[features].copy()" in fixed
+        assert _run("ML204", src, config=PANDAS3).violations == []
+
+
+def test_ml204_named_column_list_needs_every_binding_to_be_a_list() -> None:
+    src = NAMED_COLUMNS.replace("BINDING", '["Age"]\n    features = "Fare"')
+    assert _run("ML204", src).violations == []
 
 
 # -- ML205 ---------------------------------------------------------------------------------

@@ -340,6 +340,70 @@ def test_ml305_zero_grad_in_self_method_helper() -> None:
     assert len(_run(src.replace("self.clear()", "pass"), "ML305").violations) == 1
 
 
+PARAM_TRAIN = """\
+    import torch
+
+    def train(model, loader, optimizer, criterion):
+        for x, y in loader:
+            loss = criterion(model(x), y)
+            loss.backward()
+            optimizer.step()
+    """
+
+
+def test_ml305_optimizer_parameter_by_name() -> None:
+    [v] = _run(PARAM_TRAIN, "ML305").violations
+    assert (v.line, v.column) == (4, 5)
+    assert "optimizer.step() but never optimizer.zero_grad()" in v.message
+    fixed = _run(PARAM_TRAIN, "ML305", fix="unsafe").fixed_source
+    assert fixed is not None and "for x, y in loader:\n        optimizer.zero_grad()\n" in fixed
+    # another name, or a non-None default, is not enough
+    assert _run(PARAM_TRAIN.replace("optimizer", "trainer"), "ML305").violations == []
+    src = PARAM_TRAIN.replace("optimizer, criterion", "criterion, optimizer='adam'")
+    assert _run(src, "ML305").violations == []
+    # a rebinding of the parameter makes it unknown
+    src = PARAM_TRAIN.replace("    for x,", "    optimizer = wrap(optimizer)\n    for x,")
+    assert _run(src, "ML305").violations == []
+
+
+@pytest.mark.parametrize(
+    ("annotation", "flagged"),
+    [
+        ("torch.optim.Optimizer", True),
+        ("'torch.optim.AdamW'", True),
+        ("torch.optim.Optimizer | None", True),
+        ("torch.optim.lr_scheduler.StepLR", False),
+        ("int", False),
+    ],
+)
+def test_ml305_annotated_parameter(annotation: str, flagged: bool) -> None:
+    src = PARAM_TRAIN.replace("optimizer, criterion", f"step_fn: {annotation}, criterion")
+    src = src.replace("optimizer.step()", "step_fn.step()")
+    assert len(_run(src, "ML305").violations) == int(flagged)
+
+
+def test_ml305_self_optimizer_attribute() -> None:
+    src = """\
+        import torch
+
+        class Trainer:
+            def __init__(self, model, optimizer):
+                self.model = model
+                self.optimizer = optimizer
+
+            def run(self, batches):
+                for xb in batches:
+                    self.model(xb).sum().backward()
+                    self.optimizer.step()
+        """
+    assert len(_run(src, "ML305").violations) == 1
+    scheduler = src.replace(
+        "self.optimizer = optimizer",
+        "self.optimizer = torch.optim.lr_scheduler.StepLR(optimizer, 3)",
+    )
+    assert _run(scheduler, "ML305").violations == []
+
+
 # -- ML931 ------------------------------------------------------------------------------------
 
 EVAL = """\

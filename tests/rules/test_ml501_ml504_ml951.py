@@ -190,6 +190,25 @@ def test_ml503_varargs_and_data_parameters() -> None:
     assert messages[1].endswith("move data argument 'X' to fit()")
 
 
+def test_ml503_trailing_underscore_attribute() -> None:
+    src = LOG.replace("self.log_offset = np.log(offset)", "self.bounds_ = None")
+    [v] = _run(src, "ML503").violations
+    assert (v.line, v.column) == (7, 9)
+    assert v.message == (
+        "sklearn __init__ may only store its parameters unchanged (self.<param> = <param>); "
+        "move attribute 'bounds_' to fit() — a trailing-underscore attribute makes "
+        "check_is_fitted() consider the unfitted estimator fitted"
+    )
+    # a constant without the underscore, and a dunder, stay allowed
+    assert _run(src.replace("bounds_", "bounds"), "ML503").violations == []
+    assert _run(src.replace("bounds_", "__bounds__"), "ML503").violations == []
+    # an estimator answering check_is_fitted itself
+    own = src + (
+        "\n        def __sklearn_is_fitted__(self):\n            return self.bounds_ is not None\n"
+    )
+    assert _run(own, "ML503").violations == []
+
+
 def test_ml503_noqa() -> None:
     src = LOG.replace("np.log(offset)", "np.log(offset)  # noqa: ML503")
     assert _run(src, "ML503").violations == []

@@ -7,6 +7,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from mllint.api import check_source
 from mllint.config import settings_from_toml
 from mllint.diagnostics import FileResult
@@ -256,6 +258,54 @@ def test_ml508_loop_without_ids_is_not_flagged() -> None:
                 out.append(w)
             print(out)
         """
+    assert _run(src, "ML508").violations == []
+
+
+def test_ml508_name_bound_to_list_of_set() -> None:
+    src = """\
+        labels = list(set(df.label))
+        label2id = {c: i for i, c in enumerate(labels)}
+        ids = [labels.index(c) for c in df.label]
+        """
+    [v] = _run(src, "ML508").violations
+    assert (v.line, v.column) == (1, 15)
+    assert v.message == (
+        "Iteration order of set 'set(df.label)' differs between processes for str elements "
+        "(hash randomisation); ids built from it (as 'labels') change from run to run — use "
+        "sorted(...) or dict.fromkeys(...)"
+    )
+    fixed = _run(src, "ML508", fix="unsafe").fixed_source
+    assert fixed is not None and fixed.startswith("labels = sorted(set(df.label))\n")
+    assert _run(src, "ML508", fix="safe").fixed_source is None
+
+
+@pytest.mark.parametrize(
+    ("binding", "use", "flagged"),
+    [
+        ("[*set(df.label)]", "labels.index('cat')", True),
+        ("list({'cat', 'dog'})", "np.array(labels)", True),
+        ("list(set(df.label))", "pd.Categorical(df.label, categories=labels)", True),
+        ("list(set(df.label))", "labels[pred]", True),
+        ("sorted(set(df.label))", "labels.index('cat')", False),
+        ("list(set(range(5)))", "dict(enumerate(labels))", False),
+        ("list(set(df.label))", "labels[0]", False),
+        ("list(set(df.label))", "len(labels)", False),
+        ("df.label.unique().tolist()", "labels.index('cat')", False),
+    ],
+)
+def test_ml508_named_list_shapes(binding: str, use: str, flagged: bool) -> None:
+    src = f"import numpy as np\nimport pandas as pd\nlabels = {binding}\nx = {use}\n"
+    assert len(_run(src, "ML508").violations) == int(flagged)
+
+
+def test_ml508_named_list_sorted_in_place_or_rebound() -> None:
+    src = """\
+        labels = list(set(df.label))
+        labels.sort()
+        label2id = dict(enumerate(labels))
+        """
+    assert _run(src, "ML508").violations == []
+    src = src.replace("labels.sort()", "labels = labels + ['other']")
     assert _run(src, "ML508").violations == []
 
 

@@ -17,6 +17,7 @@ from mllint.semantics.pandas_facts import (
     pandas_at_least,
     single_index,
 )
+from mllint.semantics.scopes import Binding
 
 _WRITE_ACCESSORS = frozenset({"loc", "iloc", "at", "iat"})
 
@@ -33,8 +34,9 @@ class SubsetModifiedWithoutCopy(Rule):
     """
     ## What it does
     Flags the first write to a subset of a DataFrame that was created without `.copy()`:
-    `s = df[mask]`, `s = df[["a", "b"]]`, `s = df.loc[...]`, `s = df.iloc[...]` or
-    `s = df.query(...)`, followed in the same scope (without rebinding `s`) by
+    `s = df[mask]`, `s = df[["a", "b"]]`, `s = df[cols]` (with `cols` bound only to a list
+    display, a list comprehension, `list(...)` or `.tolist()`), `s = df.loc[...]`,
+    `s = df.iloc[...]` or `s = df.query(...)`, followed in the same scope (without rebinding `s`) by
     `s[key] = ...`, `s[key] += ...`, `s.loc/.iloc/.at/.iat[...] = ...` or an `inplace=True`
     method call on `s`. The rule is inactive when the project requires pandas ≥ 3, where the
     warning no longer exists; `df = df[mask]` (the frame is replaced by its subset) is not
@@ -63,7 +65,7 @@ class SubsetModifiedWithoutCopy(Rule):
 
     ## Fix safety
     The fix appends `.copy()` to the expression that creates the subset. It is safe for
-    boolean-mask (`df[mask]`), column-list (`df[[...]]`) and `query(...)` subsets: these
+    boolean-mask (`df[mask]`), column-list (`df[[...]]`, `df[cols]`) and `query(...)` subsets: these
     already returned a copy, so only the warning disappears. It is unsafe for `.loc`/`.iloc`
     selections, which can be views in pandas < 3.
     """
@@ -159,7 +161,7 @@ class SubsetModifiedWithoutCopy(Rule):
                 key = single_index(value)
                 if key is None:
                     return None
-                if isinstance(key, cst.List):
+                if isinstance(key, cst.List) or self._is_column_list_name(key):
                     form = "columns"
                 elif self._is_mask(key):
                     form = "mask"
@@ -193,6 +195,36 @@ class SubsetModifiedWithoutCopy(Rule):
                 for b in bindings
             )
         return False
+
+    def _is_column_list_name(self, key: cst.BaseExpression) -> bool:
+        """``features`` bound only to a list of column names: a list display, a list
+        comprehension, ``list(...)`` or ``<...>.tolist()`` (``+=`` of such a list too). A name
+        of any other or unknown type (``df[key]`` with a str key is a column) does not count."""
+        if not isinstance(key, cst.Name):
+            return False
+        bindings = self.ctx.bindings(key.value)
+        return bool(bindings) and all(
+            b.kind in ("assign", "annassign", "augassign")
+            and not b.unpacked
+            and b.value is not None
+            and self._list_valued(b.value, b)
+            for b in bindings
+        )
+
+    def _list_valued(self, value: cst.BaseExpression, b: Binding) -> bool:
+        if isinstance(value, (cst.List, cst.ListComp)):
+            return True
+        if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, cst.Add):
+            # `feats + ["b"]`: list + list (anything else would raise)
+            return isinstance(value.left, (cst.List, cst.ListComp)) or isinstance(
+                value.right, (cst.List, cst.ListComp)
+            )
+        if not isinstance(value, cst.Call):
+            return False
+        func = value.func
+        if isinstance(func, cst.Attribute):
+            return func.attr.value == "tolist" and not value.args
+        return self.ctx.qualname_in(func, b.scope or self.ctx.scope) == "builtins.list"
 
     def _check_write(self, target: cst.BaseExpression, stmt: cst.CSTNode) -> None:
         if isinstance(target, (cst.Tuple, cst.List)):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import libcst as cst
 
 from mllint.rule import Rule
+from mllint.semantics.context import FileContext
 from mllint.semantics.cstutil import attr_name, dotted_name
 from mllint.semantics.estimators import init_params, is_sklearn_estimator_class
+from mllint.semantics.scopes import ClassInfo
 from mllint.semantics.walk import iter_descendants
 
 _DATA_PARAMS = frozenset({"X", "y", "X_train", "y_train"})
@@ -20,6 +22,8 @@ _DATA_ANNOTATIONS = frozenset(
     }
 )
 _VALIDATION_PREFIXES = ("check", "validate", "_check", "_validate", "assert")
+#: separates the thing to move from the explanation appended after "to fit()"
+_FITTED_MARK = "\x00"
 
 
 class InitHasLogic(Rule):
@@ -35,7 +39,9 @@ class InitHasLogic(Rule):
     example `self.scale = scale * 2`, `self._stats = {}`, `self.data = pd.read_csv(path)`,
     `if lr <= 0: raise ValueError(...)`, a call or a loop. It also flags `*args`/`**kwargs`
     in the signature and parameters named `X`/`y` or annotated as an array or DataFrame.
-    `self.<q> = <p>` with another attribute name is left to ML502.
+    `self.<q> = <p>` with another attribute name is left to ML502. A trailing-underscore
+    attribute (`self.bounds_ = None`) is flagged even when it is a constant, unless the class
+    defines `__sklearn_is_fitted__`.
 
     ## Why is this bad?
     `clone()` re-creates the estimator from `get_params()` and then checks that each
@@ -44,7 +50,9 @@ class InitHasLogic(Rule):
     modifies parameter scale`. Validation in `__init__` is skipped by `set_params` (so
     `GridSearchCV` bypasses it), data-dependent work runs before any data is available and
     again on every clone, and `get_params` cannot introspect `*args`/`**kwargs`. Fitted
-    state belongs in `fit`, as `self.<name>_`.
+    state belongs in `fit`, as `self.<name>_`: `check_is_fitted` takes any attribute ending
+    in `_` (and not starting with `__`) as proof of fitting, so `self.bounds_ = None` in
+    `__init__` makes an unfitted estimator pass it.
 
     ## Example
     ```python
@@ -80,6 +88,7 @@ class InitHasLogic(Rule):
 
     _me: str
     _params: set[str]
+    _own_fitted_check: bool
 
     @classmethod
     def can_match(cls, source: str) -> bool:
@@ -99,6 +108,7 @@ class InitHasLogic(Rule):
         self._me = finfo.self_name
         params = init_params(node)
         self._params = {p.name.value for p in params}
+        self._own_fitted_check = _defines_is_fitted(ctx, cls)
         head = "sklearn __init__ may only store its parameters unchanged"
         generic = f"{head} (self.<param> = <param>)"
         star = node.params.star_arg
@@ -129,7 +139,10 @@ class InitHasLogic(Rule):
                 continue
             what, param = verdict
             shown = f"(self.{param} = {param})" if param else "(self.<param> = <param>)"
-            self.report(stmt, f"{head} {shown}; move {what} to fit()")
+            note = ""
+            if _FITTED_MARK in what:
+                what, note = what.split(_FITTED_MARK, 1)
+            self.report(stmt, f"{head} {shown}; move {what} to fit(){note}")
 
     # -- classification ----------------------------------------------------------------------
     def _judge(self, stmt: cst.CSTNode) -> tuple[str, str | None] | None:
@@ -195,6 +208,13 @@ class InitHasLogic(Rule):
             return None  # stored unchanged, or renamed (ML502)
         if attr in self._params:
             return ("computation", attr)
+        if _fitted_name(attr) and not self._own_fitted_check:
+            # even `self.bounds_ = None` makes check_is_fitted() see the estimator as fitted
+            return (
+                f"attribute '{attr}'{_FITTED_MARK} — a trailing-underscore attribute makes "
+                "check_is_fitted() consider the unfitted estimator fitted",
+                None,
+            )
         if _immutable_literal(value):
             return None  # a constant (`self.fit_path = True`): no state, clone is unaffected
         return (f"attribute '{attr}'", None)
@@ -224,6 +244,31 @@ class InitHasLogic(Rule):
         if isinstance(value, cst.Name):
             used.add(value.value)
         return not used & self._params
+
+
+def _defines_is_fitted(ctx: FileContext, cls: ClassInfo) -> bool:
+    """The class or a same-module base defines ``__sklearn_is_fitted__`` (then
+    ``check_is_fitted`` asks it instead of looking for trailing-underscore attributes)."""
+    seen: set[int] = set()
+    todo = [cls]
+    while todo:
+        c = todo.pop()
+        if id(c) in seen:
+            continue
+        seen.add(id(c))
+        if "__sklearn_is_fitted__" in c.methods:
+            return True
+        for base in c.bases:
+            if isinstance(base, cst.Name):
+                local = ctx.kinds.local_class(base.value, c.scope.parent or c.scope)
+                if local is not None:
+                    todo.append(local)
+    return False
+
+
+def _fitted_name(attr: str) -> bool:
+    """What ``check_is_fitted`` takes for fitted state: ends in ``_``, no leading ``__``."""
+    return attr.endswith("_") and not attr.endswith("__") and not attr.startswith("__")
 
 
 def _is_name(node: cst.BaseExpression, name: str) -> bool:

@@ -35,6 +35,9 @@ class SetOrderDependentIds(Rule):
     `np.array`/`json.dump`/`pickle.dump`/`torch.save`, `S.pop()`, `next(iter(S))`,
     `random.choice(list(S))`, `"".join(S)`, and `for x in S:` loops that assign incrementing
     ids (`d[x] = len(d)`, `d[x] = i` with `i += 1`) or append to a list the function returns.
+    A name bound once to `list(S)`, `[*S]` or `list({...})` (and never `.sort()`-ed) carries
+    the set order: `labels = list(set(df.label))` is reported (at the set) when `labels` is
+    used the same ways, or as `labels.index(x)` or `labels[i]` (not `labels[0]`).
 
     `sorted(S)` is never flagged, nor are sets whose elements are provably integers
     (`set(range(n))`, sets of int literals, whose order is deterministic in CPython), nor
@@ -60,8 +63,8 @@ class SetOrderDependentIds(Rule):
     ```
 
     ## Fix safety
-    Unsafe: `enumerate(S)`, `zip(S, ...)` and `list(S)` become `enumerate(sorted(S))`,
-    `zip(sorted(S), ...)` and `sorted(S)`. The ids or the order change (as intended, once),
+    Unsafe: `enumerate(S)`, `zip(S, ...)` and `list(S)` (also `[*S]` in a binding) become
+    `enumerate(sorted(S))`, `zip(sorted(S), ...)` and `sorted(S)`. The ids or the order change (as intended, once),
     and `sorted` raises `TypeError` for sets mixing unorderable elements. Other shapes have no
     fix.
     """

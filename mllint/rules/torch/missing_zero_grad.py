@@ -20,7 +20,10 @@ class MissingZeroGrad(Rule):
     Flags a `for`/`while` loop whose body (at any depth, not inside nested functions) calls
     `<x>.backward(...)` and `<opt>.step()`, where `<opt>` is a name or `self.<attr>` bound
     from a `torch.optim.*` optimizer (or a same-module subclass of `torch.optim.Optimizer`),
-    but never clears gradients: no `<anything>.zero_grad(...)` call, no `<p>.grad = None`,
+    a parameter annotated with `torch.optim.Optimizer` (or a `torch.optim` optimizer class),
+    or an unannotated parameter or attribute with an optimizer's conventional name
+    (`optimizer`, `opt`, `optim`, `<prefix>_optimizer`, `self.optimizer`) that no other
+    binding makes something else, but never clears gradients: no `<anything>.zero_grad(...)` call, no `<p>.grad = None`,
     no `<p>.grad.zero_()`, and no call to a function whose name contains `zero_grad` or to a
     same-module function/method that calls `zero_grad`. When nested loops both match, only
     the innermost one is reported.
@@ -155,17 +158,84 @@ class MissingZeroGrad(Rule):
             and (cls := ctx.enclosing_class()) is not None
         ):
             found = cls.attr_bindings.get(expr.attr.value) or []
+            if _optimizer_name(expr.attr.value):
+                return bool(found) and all(self._optimizer_attr_binding(b) for b in found)
             return bool(found) and all(self._optimizer_binding(b) for b in found)
         return False
 
     def _optimizer_binding(self, b: Binding) -> bool:
         value = b.value
+        scope = b.scope or self.ctx.scope
+        if b.kind == "param" and isinstance(b.node, cst.Param):
+            if b.annotation is not None:
+                return self._optimizer_annotation(b.annotation, scope)
+            # unannotated: only a conventional optimizer name, defaulting to nothing or None
+            return _optimizer_name(b.name) and (
+                value is None or (isinstance(value, cst.Name) and value.value == "None")
+            )
         if b.kind not in ("assign", "attr", "annassign") or b.unpacked:
             return False
+        if b.kind == "annassign" and b.annotation is not None and value is None:
+            return self._optimizer_annotation(b.annotation, scope)
         if not isinstance(value, cst.Call):
             return False
-        scope = b.scope or self.ctx.scope
         return self._optimizer_class(value.func, scope)
+
+    def _optimizer_attr_binding(self, b: Binding) -> bool:
+        """``self.<opt> = ...`` where ``<opt>`` is a conventional optimizer name: any value
+        except one resolving to something that is not a ``torch.optim`` optimizer."""
+        if self._optimizer_binding(b):
+            return True
+        value = b.value
+        if value is None:
+            return False
+        if isinstance(value, cst.Name) and value.value == "None":
+            return True  # ``self.optimizer = None`` until set up elsewhere
+        scope = b.scope or self.ctx.scope
+        if isinstance(value, cst.Name):
+            # ``self.optimizer = optimizer``: the parameter (or local) must qualify itself
+            found = self.ctx.bindings(value.value, scope)
+            return bool(found) and all(self._optimizer_binding(x) for x in found)
+        if isinstance(value, cst.Call):
+            func = value.func
+            if self.ctx.qualname_in(func, scope) is not None:
+                return False  # a call of a known library function or class, not an optimizer
+            # a same-module class that is not an Optimizer subclass does not count;
+            # e.g. ``self.build_optimizer()`` does: the name decides
+            return not (
+                isinstance(func, cst.Name) and self.ctx.kinds.local_class(func.value, scope)
+            )
+        return False
+
+    def _optimizer_annotation(self, ann: cst.BaseExpression, scope: Scope) -> bool:
+        """``torch.optim.Optimizer`` (or a torch.optim optimizer class), also as a string,
+        ``Optional[...]`` or ``... | None``."""
+        if isinstance(ann, cst.SimpleString):
+            text = ann.evaluated_value
+            if not isinstance(text, str):
+                return False
+            try:
+                parsed = cst.parse_expression(text)
+            except cst.ParserSyntaxError:
+                return False
+            return self._optimizer_annotation(parsed, scope)
+        if isinstance(ann, cst.BinaryOperation) and isinstance(ann.operator, cst.BitOr):
+            left, right = ann.left, ann.right
+            if isinstance(right, cst.Name) and right.value == "None":
+                return self._optimizer_annotation(left, scope)
+            if isinstance(left, cst.Name) and left.value == "None":
+                return self._optimizer_annotation(right, scope)
+            return False
+        if isinstance(ann, cst.Subscript):
+            q = self.ctx.qualname_in(ann.value, scope)
+            if q in ("typing.Optional", "typing_extensions.Optional") and len(ann.slice) == 1:
+                inner = ann.slice[0].slice
+                if isinstance(inner, cst.Index):
+                    return self._optimizer_annotation(inner.value, scope)
+            return False
+        if isinstance(ann, (cst.Name, cst.Attribute)):
+            return self._optimizer_class(ann, scope)
+        return False
 
     def _optimizer_class(self, func: cst.BaseExpression, scope: Scope) -> bool:
         ctx = self.ctx
@@ -236,4 +306,12 @@ def _mentions_grad(func: cst.Attribute) -> bool:
     name = dotted_name(func.value) or ""
     return ".grad" in f".{name}" or (
         isinstance(func.value, cst.Attribute) and func.value.attr.value in ("grad", "data")
+    )
+
+
+def _optimizer_name(name: str) -> bool:
+    """The conventional names of an optimizer: ``optimizer``, ``opt``, ``optim``,
+    ``<prefix>_optimizer`` (``g_optimizer``, ``self.optimizer``)."""
+    return name in ("optimizer", "opt", "optim") or (
+        name.endswith("_optimizer") and len(name) > len("_optimizer")
     )
