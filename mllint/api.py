@@ -14,7 +14,7 @@ from mllint.config import (
 from mllint.diagnostics import FileResult
 from mllint.engine import EnabledRule, LintRequest, lint_source
 from mllint.globs import matches_any
-from mllint.rule import Rule, all_rules
+from mllint.rule import Rule, per_file_rules
 from mllint.semantics.context import FileFacts
 
 
@@ -27,9 +27,10 @@ def make_request(
     codes: Iterable[str] | None = None,
     abspath: str | None = None,
 ) -> LintRequest:
-    rules = all_rules()
+    rules = per_file_rules()
     enabled = set(codes) if codes is not None else set(effective_codes(settings))
     enabled -= per_file_ignored(settings, relpath)
+    enabled &= rules.keys()  # project rules run once per project (mllint.project), not here
     enabled_rules = _enabled_rules(settings, frozenset(enabled), rules)
     base = relpath.rsplit("/", 1)[-1]
     facts = FileFacts(

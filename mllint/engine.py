@@ -444,10 +444,10 @@ def _unused_noqa(
     import io
     import tokenize
 
-    from mllint.rule import all_rules
+    from mllint.catalog import catalog
 
     enabled_codes = {er.rule.code for er in enabled}
-    known = all_rules()
+    known = catalog()  # every rule's code and name, project rules included, without imports
     names = {r.name: c for c, r in known.items()}
     unused_rule = known.get(UNUSED_NOQA_CODE)
     out: list[_Finding] = []

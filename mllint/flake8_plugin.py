@@ -105,9 +105,9 @@ class _Project:
         if self._rules is None:
             from mllint.config import rule_option_values
             from mllint.engine import EnabledRule
-            from mllint.rule import all_rules
+            from mllint.rule import per_file_rules
 
-            registry = all_rules()
+            registry = per_file_rules()  # project rules never run inside flake8
             self._rules = [
                 EnabledRule(registry[c], rule_option_values(self.settings, registry[c]))
                 for c in sorted(self.codes)

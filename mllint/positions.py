@@ -8,6 +8,7 @@ nodes asked for (~0.2x the parse), and only for files that have something to rep
 from __future__ import annotations
 
 import bisect
+import contextlib
 import re
 from collections.abc import Iterable
 
@@ -60,10 +61,9 @@ def node_offsets(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> dict[int, 
     state.ranges = {}
     if not state.targets:
         return {}
-    try:
+    # codegen stops after the last target: the tail of the file is never rendered
+    with contextlib.suppress(_AllFound):
         module._codegen(state)
-    except _AllFound:
-        pass  # codegen stops after the last target: the tail of the file is never rendered
     return state.ranges
 
 

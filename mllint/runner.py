@@ -506,9 +506,9 @@ def run(
         import multiprocessing
 
         import mllint.api  # noqa: F401  -- imported once here, inherited by forked workers
-        from mllint.rule import all_rules
+        from mllint.rule import per_file_rules
 
-        all_rules()
+        per_file_rules()
         ordered = sorted(pending, key=_size, reverse=True)
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
         mp_context = multiprocessing.get_context(method)
