@@ -98,7 +98,7 @@ RULES: tuple[RuleInfo, ...] = (
     RuleInfo('ML922', 'merge-without-validate', '`merge` on keys without `validate=`', False, 'none', ()),
     RuleInfo('ML931', 'eval-without-no-grad', 'Inference after `model.eval()` outside `torch.no_grad()`/`inference_mode()`', False, 'unsafe', ()),
     RuleInfo('ML951', 'estimator-without-random-state', 'A randomised sklearn estimator constructed without `random_state`', False, 'unsafe', (Option('default-seed', 'int', 42, 'the random_state= the fix adds when no seed name is in scope'),)),
-    RuleInfo('ML971', 'eager-heavy-reexport', 'A package `__init__.py` re-exports from a first-party module that imports a heavy library', False, 'none', ()),
+    RuleInfo('ML971', 'eager-heavy-reexport', 'A package `__init__.py` re-exports from a first-party module that imports a heavy library', False, 'unsafe', ()),
     RuleInfo('ML972', 'unpinned-dependency', 'A declared dependency has no version specifier at all', False, 'none', ()),
     RuleInfo('ML981', 'sequential-await-in-loop', 'Independent awaits executed one after another in a loop', False, 'unsafe', ()),
     RuleInfo('ML982', 'lock-held-across-await', 'An `asyncio.Lock` is held while awaiting I/O', False, 'none', ()),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -196,8 +197,146 @@ def test_ml971_uses_ml701_heavy_settings(tmp_path: Path) -> None:
     assert _short(_run(root, "ML971")) == [
         ("pkg/__init__.py", 1, 1, "'from .m import Model' in pkg/__init__.py imports pkg.m, which imports "
          "my_big_sdk at import time (chain: pkg.m → pkg.n → my_big_sdk); serve 'Model' lazily via __getattr__",
-         False),
+         True),
     ]
+
+
+_ML971_FAKE_TORCH = "import sys\nsys.stderr.write('HEAVY LOADED\\n')\nclass Module: ...\n"
+
+
+def _ml971_project(tmp_path: Path, init: str) -> Path:
+    return _write(tmp_path, {
+        "pyproject.toml": _pyproject(">=3.10", ["torch>=2.2"]),
+        "pkg/__init__.py": init,
+        "pkg/models.py": "import torch\n\n\nclass Model(torch.Module):\n    pass\n\n\ndef build() -> Model:\n    return Model()\n",
+        "pkg/util.py": "def helper() -> int:\n    return 1\n",
+        "fakes/torch.py": _ML971_FAKE_TORCH,
+    })  # fmt: skip
+
+
+def _fix971(root: Path) -> list[dict[str, object]]:
+    return _run(root, "ML971", "--fix", "--unsafe-fixes")
+
+
+def test_ml971_fix_serves_unused_reexports_lazily(tmp_path: Path) -> None:
+    init = (
+        '"""pkg."""\n\nfrom .util import helper\nfrom .models import Model, build as make_model\n\n'
+        '__all__ = ["Model", "helper", "make_model"]\n'
+    )
+    root = _ml971_project(tmp_path, init)
+    findings = _run(root, "ML971")
+    assert [(f["line"], f["fix"] is not None) for f in findings] == [(4, True)]
+    assert findings[0]["fix"]["applicability"] == "unsafe"  # type: ignore[index]
+    assert _run(root, "ML971", "--fix") == findings  # safe fixes only: nothing changes
+    assert (root / "pkg/__init__.py").read_text() == init
+    assert _fix971(root) == []
+    fixed = (root / "pkg/__init__.py").read_text()
+    assert fixed == (
+        '"""pkg."""\n'
+        "\n"
+        "import importlib\n"
+        "from typing import TYPE_CHECKING, Any\n"
+        "\n"
+        "from .util import helper\n"
+        "\n"
+        "if TYPE_CHECKING:\n"
+        "    from .models import Model, build as make_model\n"
+        "\n"
+        '__all__ = ["Model", "helper", "make_model"]\n'
+        "\n"
+        "\n"
+        "_LAZY_IMPORTS = {\n"
+        '    "Model": ("pkg.models", "Model"),\n'
+        '    "make_model": ("pkg.models", "build"),\n'
+        "}\n"
+        "\n"
+        "\n"
+        "def __getattr__(name: str) -> Any:\n"
+        "    if name in _LAZY_IMPORTS:\n"
+        "        module_name, attr = _LAZY_IMPORTS[name]\n"
+        "        return getattr(importlib.import_module(module_name), attr)\n"
+        '    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")\n'
+    )
+    compile(fixed, "pkg/__init__.py", "exec")
+    # a second run changes nothing
+    assert _fix971(root) == []
+    assert (root / "pkg/__init__.py").read_text() == fixed
+    # `import pkg` no longer loads the (fake) heavy module; the names still resolve
+    script = (
+        "import sys\nimport pkg\nassert 'torch' not in sys.modules\nassert pkg.helper() == 1\n"
+        "assert 'torch' not in sys.modules\nm = pkg.make_model()\nassert isinstance(m, pkg.Model)\n"
+        "assert 'torch' in sys.modules\nprint('ok')\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=60,
+        env={"PYTHONPATH": os.pathsep.join([str(root / "fakes"), str(root)])},
+    )  # fmt: skip
+    assert (r.returncode, r.stdout, r.stderr) == (0, "ok\n", "HEAVY LOADED\n")
+
+
+@pytest.mark.parametrize(
+    ("init", "line"),
+    [
+        # a name used in __init__.py (at import time, in a function, in an annotation)
+        ("from .models import Model\n\nDEFAULT = Model\n", 1),
+        ("from .models import Model, build\n\n\ndef make() -> object:\n    return build()\n", 1),
+        ('from .models import Model\n\n\ndef check(m: "Model") -> bool:\n    return True\n', 1),
+        # a hand-written module __getattr__ (ML701 does not merge with it)
+        (
+            "from typing import Any\n\nfrom .models import Model\n\n\n"
+            "def __getattr__(name: str) -> Any:\n    raise AttributeError(name)\n",
+            3,
+        ),
+        # a computed __all__
+        ('from .models import Model\n\n__all__ = ["Model"] + []\n', 1),
+        # a name that is also a submodule of the package
+        ("from .models import models\n", 1),
+        # `from . import mod` and `import pkg.mod`
+        ("from . import models\n", 1),
+        ("import pkg.models\n", 1),
+    ],
+)
+def test_ml971_no_fix_when_names_are_used_or_the_rewrite_is_unsound(
+    tmp_path: Path, init: str, line: int
+) -> None:
+    root = _ml971_project(tmp_path, init)
+    (root / "pkg/models.py").write_text("import torch\n\nModel = models = build = object\n")
+    findings = _run(root, "ML971")
+    assert [(f["line"], f["fix"]) for f in findings] == [(line, None)]
+    assert _fix971(root) == findings
+    assert (root / "pkg/__init__.py").read_text() == init
+
+
+def test_ml971_fix_covers_only_the_statements_it_can_rewrite(tmp_path: Path) -> None:
+    init = "from .models import Model\nfrom .models import build\n\nDEFAULT = build\n"
+    root = _ml971_project(tmp_path, init)
+    findings = _run(root, "ML971")
+    assert [(f["line"], f["fix"] is not None) for f in findings] == [(1, True), (2, False)]
+    remaining = _fix971(root)
+    assert [(f["line"], f["fix"]) for f in remaining] == [(3, None)]
+    # ML701's layout: no blank line is added where the removed statement was the first import
+    assert (root / "pkg/__init__.py").read_text() == (
+        "import importlib\n"
+        "from typing import TYPE_CHECKING, Any\n"
+        "from .models import build\n"
+        "\n"
+        "if TYPE_CHECKING:\n"
+        "    from .models import Model\n"
+        "\n"
+        "DEFAULT = build\n"
+        "\n"
+        "\n"
+        "_LAZY_IMPORTS = {\n"
+        '    "Model": ("pkg.models", "Model"),\n'
+        "}\n"
+        "\n"
+        "\n"
+        "def __getattr__(name: str) -> Any:\n"
+        "    if name in _LAZY_IMPORTS:\n"
+        "        module_name, attr = _LAZY_IMPORTS[name]\n"
+        "        return getattr(importlib.import_module(module_name), attr)\n"
+        '    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")\n'
+    )
 
 
 # -- ML704 ------------------------------------------------------------------------------

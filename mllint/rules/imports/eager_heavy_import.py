@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
-from mllint.positions import node_offsets
+from mllint.positions import LineIndex, node_offsets, trim_range
 from mllint.rule import Fix, FixSafety, Option, Rule
 from mllint.semantics.cstutil import dotted_name, string_value
 from mllint.semantics.scopes import Binding, is_type_checking_test
+
+if TYPE_CHECKING:
+    from mllint.semantics.context import FileFacts
 
 DEFAULT_HEAVY_MODULES = (
     "torch", "torchvision", "torchaudio", "torchtext", "lightning", "pytorch_lightning",
@@ -29,6 +33,9 @@ _IMPORT_CALLS = frozenset({"importlib.import_module", "builtins.__import__"})
 _CAST_CALLS = frozenset({"typing.cast", "typing_extensions.cast"})
 _LINE_LENGTH = 88
 _TC_QUALNAMES = frozenset({"typing.TYPE_CHECKING", "typing_extensions.TYPE_CHECKING"})
+#: an internal option (never configured by users): in ML971's re-export mode (see
+#: :func:`reexport_rewrite`), the 1-based lines of the first-party ``from`` imports to rewrite
+_REEXPORT_LINES = "reexport-lines"
 
 
 #: an import statement to emit, and the ids of the statements it comes from
@@ -324,11 +331,42 @@ class EagerHeavyImport(Rule):
         self._func_indent: dict[int, str] = {}
         self._in_import = 0
         module_bindings = self.ctx.model.module_scope.bindings
+        lines = self.opts.get(_REEXPORT_LINES)
+        #: re-export mode (ML971): ids of the module-level import statements to rewrite
+        self._reexport: frozenset[int] | None = None
+        if lines is not None:
+            self._reexport = self._imports_at(frozenset(lines))
+            self._candidates = frozenset(
+                name
+                for name, bindings in module_bindings.items()
+                if any(b.kind == "import" and id(b.node) in self._reexport for b in bindings)
+            )
+            return
         self._candidates = frozenset(
             name
             for name, bindings in module_bindings.items()
             if any(b.kind == "import" and b.qualname and self._is_heavy(b.qualname) for b in bindings)
         )
+
+    def _imports_at(self, lines: frozenset[int]) -> frozenset[int]:
+        """Ids of the ``from`` imports alone on a module-level line starting on ``lines``."""
+        module = self.ctx.module
+        stmts = [
+            s
+            for s in module.body
+            if isinstance(s, cst.SimpleStatementLine)
+            and len(s.body) == 1
+            and isinstance(s.body[0], cst.ImportFrom)
+        ]
+        source = self.ctx.source
+        offsets = node_offsets(module, stmts)
+        index = LineIndex(source)
+        out: set[int] = set()
+        for s in stmts:
+            rng = offsets.get(id(s))
+            if rng is not None and index.position(trim_range(source, *rng)[0])[0] in lines:
+                out.add(id(s.body[0]))
+        return frozenset(out)
 
     def _first_party(self) -> frozenset[str]:
         """Top-level names of the package this file belongs to (the heavy library's own
@@ -383,7 +421,7 @@ class EagerHeavyImport(Rule):
     # -- imports ---------------------------------------------------------------------------
     def visit_Import(self, node: cst.Import) -> None:
         self._in_import += 1
-        if not self._at_import_time():
+        if self._reexport is not None or not self._at_import_time():
             return
         heavy: list[str] = []
         for alias in node.names:
@@ -398,6 +436,10 @@ class EagerHeavyImport(Rule):
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         self._in_import += 1
+        if self._reexport is not None:
+            if id(node) in self._reexport and self._at_import_time():
+                self._record(node, [])
+            return
         if node.relative or node.module is None or not self._at_import_time():
             return
         name = dotted_name(node.module)
@@ -423,6 +465,8 @@ class EagerHeavyImport(Rule):
         if q not in _IMPORT_CALLS:
             if q in _CAST_CALLS:
                 self._string_refs(node.args[0].value)
+            return
+        if self._reexport is not None:
             return
         module = string_value(node.args[0].value)
         if module and self._is_heavy(module) and self._at_import_time():
@@ -698,9 +742,10 @@ class _FixBuilder:
         else:
             if isinstance(node.names, cst.ImportStar):
                 return None
-            module = dotted_name(node.module)
-            if module is None:
+            dotted = dotted_name(node.module)
+            if dotted is None:
                 return None
+            module = "." * len(node.relative) + dotted
             for alias in node.names:
                 name = dotted_name(alias.name)
                 if name is None:
@@ -712,6 +757,8 @@ class _FixBuilder:
                 )
         if not heavy or any(t == 0 for _, _, t in heavy):
             return None
+        if self.rule._reexport is not None and any(t != 3 for _, _, t in heavy):
+            return None  # ML971 only offers the re-export rewrite
         # remove the statement (keeping its leading comments and any light imports)
         keep_leading = any(el.comment is not None for el in line.leading_lines)
         rest = f"import {', '.join(keep)}\n" if keep else ""
@@ -766,6 +813,14 @@ class _FixBuilder:
         assert isinstance(node, cst.ImportFrom) and not isinstance(node.names, cst.ImportStar)
         module = dotted_name(node.module)
         assert module is not None
+        if node.relative:
+            # ML971: the package's own modules, imported by absolute name
+            package = self.ctx.facts.package
+            levels = len(node.relative)
+            if not package or not self.ctx.facts.is_package_init or levels > package.count(".") + 1:
+                raise _NoFix
+            base = package.rsplit(".", levels - 1)[0] if levels > 1 else package
+            module = f"{base}.{module}"
         for alias in node.names:
             name = dotted_name(alias.name)
             bound = self._asname(alias) if alias.asname else name
@@ -1079,3 +1134,47 @@ def _is_future_import(stmt: cst.CSTNode) -> bool:
         and stmt.body[0].module is not None
         and dotted_name(stmt.body[0].module) == "__future__"
     )
+
+
+def reexport_rewrite(
+    source: str, facts: FileFacts, options: Mapping[str, Any], lines: Iterable[int]
+) -> tuple[str, frozenset[int]] | None:
+    """ML701's "re-export only" rewrite (treatment 3 of its fix) of the first-party ``from``
+    imports starting on ``lines`` of a package ``__init__.py``, for ML971: each statement
+    whose names are all unused in the module (a literal ``__all__`` aside) is served by the
+    module ``__getattr__`` and imported under ``TYPE_CHECKING``, exactly as ML701 would
+    rewrite a heavy import (relative modules are resolved against ``facts.package`` in the
+    lazy table). ``options`` are ML701's. Returns the new source, as the per-file engine
+    would write it, and the lines of the statements rewritten; None when nothing can be."""
+    from mllint.engine import EnabledRule, parse, remove_orphaned_imports, run_rules
+    from mllint.semantics.cstutil import comments_in
+
+    if "\x0c" in source or "\x0b" in source:
+        return None  # libcst's offsets would not be the source's
+    try:
+        module = parse(source)
+    except Exception:
+        return None
+    opts = {**options, _REEXPORT_LINES: frozenset(lines)}
+    raw = run_rules(module, source, facts, [EnabledRule(EagerHeavyImport, opts)])
+    fixed = [r for r in raw if r.fix is not None]
+    if not fixed:
+        return None
+    fix = fixed[0].fix
+    assert fix is not None
+    replacements = [new for old, new in fix.replacements if old is module]
+    if len(replacements) != 1 or not isinstance(replacements[0], str):
+        return None
+    new = replacements[0]
+    new_comments = comments_in(new)
+    if any(c not in new_comments for c in comments_in(source)):
+        return None  # as the engine: a fix never deletes a comment
+    new = remove_orphaned_imports(source, new)
+    if new == source:
+        return None
+    offsets = node_offsets(module, [r.node for r in fixed])
+    index = LineIndex(source)
+    covered = frozenset(
+        index.position(trim_range(source, *offsets[id(r.node)])[0])[0] for r in fixed
+    )
+    return new, covered

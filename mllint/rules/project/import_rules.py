@@ -771,7 +771,15 @@ class EagerHeavyReexport(ProjectRule):
     first use.
 
     ## Fix safety
-    No fix yet: apply ML701's re-export rewrite by hand (see "Use instead").
+    Unsafe: ML701's "re-export only" rewrite. When none of the names a flagged
+    `from ... import` binds is used elsewhere in `__init__.py` (a literal `__all__` aside),
+    the statement moves under `if TYPE_CHECKING:` and the names are served lazily by a module
+    `__getattr__` backed by a `_LAZY_IMPORTS` table (relative modules written as absolute
+    names), as ML701 does for a heavy import. Import time, import side effects and
+    `ImportError`s move to first access of the name. No fix when a name is used in
+    `__init__.py`, when the module already has a hand-written `__getattr__`, for
+    `import pkg.mod` and `from . import mod` forms, or when a name is also a submodule of the
+    package (importing that submodule would replace the attribute).
     """
 
     code = "ML971"
@@ -779,6 +787,7 @@ class EagerHeavyReexport(ProjectRule):
     summary = "A package `__init__.py` re-exports from a first-party module that imports a heavy library"
     tier = 2
     default_enabled = False
+    fix_safety = (FixSafety.UNSAFE,)
     reads: ClassVar[tuple[str, ...]] = ()
 
     def check(self) -> None:
@@ -844,6 +853,7 @@ class EagerHeavyReexport(ProjectRule):
     def _check_init(self, mod: PythonModule) -> None:
         package = mod.name
         assert package is not None
+        found: list[tuple[ast.Import | ast.ImportFrom, int, int, str]] = []
         for info in _imports_of(self.project, mod):
             if not info.ctx.at_import_time:
                 continue
@@ -862,12 +872,54 @@ class EagerHeavyReexport(ProjectRule):
                 if shown == ["*"]:
                     what = f"the names of {target}'"
                 start, end = span_in(mod.file, info.node)
-                self.report_at(
-                    mod.file,
-                    start,
-                    end,
-                    f"'{stmt}' in {package.replace('.', '/')}/__init__.py imports {target}, which "
-                    f"imports {chain[-1]} at import time (chain: {' → '.join(chain)}); serve "
-                    f"'{what} lazily via __getattr__",
+                found.append(
+                    (
+                        info.node,
+                        start,
+                        end,
+                        f"'{stmt}' in {package.replace('.', '/')}/__init__.py imports {target}, "
+                        f"which imports {chain[-1]} at import time (chain: {' → '.join(chain)}); "
+                        f"serve '{what} lazily via __getattr__",
+                    )
                 )
                 break
+        fix, covered = self._fix(mod, [node for node, *_ in found])
+        for node, start, end, message in found:
+            self.report_at(mod.file, start, end, message, fix if node.lineno in covered else None)
+
+    def _fix(
+        self, mod: PythonModule, nodes: list[ast.Import | ast.ImportFrom]
+    ) -> tuple[ProjectFix | None, frozenset[int]]:
+        """ML701's re-export rewrite of the flagged ``from`` imports whose names are not used
+        elsewhere in ``__init__.py``: one fix for the file (the statements share the
+        ``TYPE_CHECKING`` block and the lazy table), carried by each finding it covers."""
+        from mllint.api import make_request
+        from mllint.config import rule_option_values
+        from mllint.rules.imports.eager_heavy_import import EagerHeavyImport, reexport_rewrite
+
+        package = mod.name
+        assert package is not None
+        lines = [
+            node.lineno
+            for node in nodes
+            if isinstance(node, ast.ImportFrom)
+            and node.module is not None
+            # a name that is also a submodule of the package would be replaced by that
+            # submodule once any lazy import loads it (the import system sets the attribute)
+            and not any(
+                self.project.find_module(f"{package}.{a.asname or a.name}") for a in node.names
+            )
+        ]
+        if not lines:
+            return None, frozenset()
+        settings = self.project.settings
+        facts = make_request(settings, mod.file.relpath, package=package, codes=()).facts
+        options = rule_option_values(settings, EagerHeavyImport)
+        try:
+            result = reexport_rewrite(mod.file.text, facts, options, lines)
+        except Exception:
+            return None, frozenset()  # an internal error of the rewrite costs the fix only
+        if result is None:
+            return None, frozenset()
+        text, covered = result
+        return ProjectFix.rewrite(FixSafety.UNSAFE, mod.file, text), covered
