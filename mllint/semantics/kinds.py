@@ -200,9 +200,13 @@ class KindInference:
     def _all_same(self, bindings: list[Binding]) -> str | None:
         result: str | None = None
         augmented: list[Binding] = []
+        concatenated = False
         for b in bindings:
             if b.kind == "augassign" and isinstance(b.node, cst.AugAssign):
                 augmented.append(b)
+                continue
+            if _self_concatenation(b):
+                concatenated = True  # `acc = acc + part`: keeps a str a str (checked below)
                 continue
             k = self.of_binding(b)
             if k is None:
@@ -217,6 +221,8 @@ class KindInference:
             result not in ARRAYLIKE
             or not all(isinstance(getattr(b.node, "operator", None), ARITHMETIC_AUG_OPS) for b in augmented)
         ):
+            return None
+        if concatenated and result != STR:
             return None
         return result
 
@@ -518,6 +524,19 @@ class KindInference:
                     break
         self._module_class_cache[cls.name] = result
         return result
+
+
+def _self_concatenation(b: Binding) -> bool:
+    """``name = name + <expr>``: a plain assignment that appends to the bound name itself."""
+    value = b.value
+    return (
+        b.kind == "assign"
+        and not b.unpacked
+        and isinstance(value, cst.BinaryOperation)
+        and isinstance(value.operator, cst.Add)
+        and isinstance(value.left, cst.Name)
+        and value.left.value == b.name
+    )
 
 
 def is_estimator_class(q: str) -> bool:

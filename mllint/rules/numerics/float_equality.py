@@ -259,6 +259,8 @@ class FloatEquality(Rule):
         if isinstance(node, cst.Name):
             if node.value in ("None", "True", "False"):
                 return True
+            if ctx.kind(node) in _NON_FLOAT_KINDS:
+                return True  # `acc = ""` then `x == acc`: the name token says metric, the value says str
             return self._special_name(node)
         if isinstance(node, cst.Attribute):
             attr = node.attr.value
@@ -705,6 +707,10 @@ def _extreme_of(value: cst.BaseExpression, other: cst.BaseExpression) -> bool:
     if isinstance(func, cst.Attribute):
         candidates.append(func.value)
     return any(cst_equal(c, value) for c in candidates)
+
+
+#: kinds whose values are never floats (a metric-like name bound only to these is no metric)
+_NON_FLOAT_KINDS = frozenset({K.STR, K.LIST, K.DICT, K.SET, K.PATH, K.TUPLE, K.ITERATOR})
 
 
 def _last_identifier(node: cst.BaseExpression) -> str | None:
