@@ -7,13 +7,13 @@ nodes asked for (~0.2x the parse), and only for files that have something to rep
 
 from __future__ import annotations
 
-import bisect
 import contextlib
-import re
 from collections.abc import Iterable
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState
+
+from mllint.lineindex import LineIndex as LineIndex  # re-exported: the engine and rules use it
 
 
 class _OffsetState(CodegenState):
@@ -65,31 +65,6 @@ def node_offsets(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> dict[int, 
     with contextlib.suppress(_AllFound):
         module._codegen(state)
     return state.ranges
-
-
-_NEWLINE_RE = re.compile(r"\r\n?|\n")
-
-
-class LineIndex:
-    """Offset <-> (1-based line, 1-based column) conversion for one source string."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.starts = [0] + [m.end() for m in _NEWLINE_RE.finditer(source)]
-
-    def position(self, offset: int) -> tuple[int, int]:
-        line = bisect.bisect_right(self.starts, offset) - 1
-        return line + 1, offset - self.starts[line] + 1
-
-    def offset(self, line: int, column: int) -> int:
-        return self.starts[line - 1] + column - 1
-
-    def line_text(self, line: int) -> str:
-        if line - 1 >= len(self.starts):
-            return ""
-        start = self.starts[line - 1]
-        end = self.starts[line] if line < len(self.starts) else len(self.source)
-        return self.source[start:end].rstrip("\r\n")
 
 
 def trim_range(source: str, start: int, end: int) -> tuple[int, int]:

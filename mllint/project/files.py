@@ -18,32 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
-class LineIndex:
-    """Offset <-> (1-based line, 1-based column), like :class:`mllint.positions.LineIndex`
-    (which imports libcst; the project subsystem must not before its rules run)."""
-
-    _NEWLINE_RE = re.compile(r"\r\n?|\n")
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.starts = [0] + [m.end() for m in self._NEWLINE_RE.finditer(source)]
-
-    def position(self, offset: int) -> tuple[int, int]:
-        import bisect
-
-        line = bisect.bisect_right(self.starts, offset) - 1
-        return line + 1, offset - self.starts[line] + 1
-
-    def offset(self, line: int, column: int) -> int:
-        return self.starts[line - 1] + column - 1
-
-    def line_text(self, line: int) -> str:
-        if line - 1 >= len(self.starts):
-            return ""
-        start = self.starts[line - 1]
-        end = self.starts[line] if line < len(self.starts) else len(self.source)
-        return self.source[start:end].rstrip("\r\n")
+from mllint.lineindex import LineIndex as LineIndex  # re-exported for the project rules
 
 #: files that mark a project root, nearest first (a ``.git`` folder marks one too)
 ROOT_MARKERS = (

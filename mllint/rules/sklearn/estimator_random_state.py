@@ -9,6 +9,7 @@ import libcst as cst
 from mllint.rule import Fix, FixSafety, Option, Rule
 from mllint.semantics.calledit import render_here, with_keyword
 from mllint.semantics.cstutil import call_arg
+from mllint.semantics.seeds import seed_expression
 
 _PATTERNS: dict[str, re.Pattern[str]] = {
     "sklearn.ensemble": re.compile(
@@ -24,7 +25,6 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     "sklearn.svm": re.compile(r"^SVC$"),
 }
 #: names a fix may pass as random_state=, in order of preference
-_SEED_NAMES = ("random_state", "seed", "RANDOM_STATE", "SEED")
 
 
 def randomised_estimator(qualname: str | None) -> str | None:
@@ -161,43 +161,7 @@ class EstimatorWithoutRandomState(Rule):
         return q.startswith("sklearn.ensemble.")
 
     def _seed_expression(self) -> str:
-        ctx = self.ctx
-        fscope = ctx.function_scope()
-        for name in _SEED_NAMES:
-            bindings = ctx.bindings(name)
-            if not bindings:
-                continue
-            owner = bindings[0].scope
-            if owner is None:
-                continue
-            if owner.kind == "function":
-                if owner is fscope and all(b.kind == "param" for b in bindings):
-                    return name
-            elif (
-                owner.kind == "module"
-                and all(
-                    b.kind in ("assign", "annassign", "import") and not b.type_checking
-                    for b in bindings
-                )
-                and (fscope is not None or self._bound_earlier(bindings[0].node))
-            ):
-                return name
-        return str(int(self.option("default-seed")))
-
-    def _bound_earlier(self, node: cst.CSTNode) -> bool:
-        """At module level: the binding is in an earlier top-level statement."""
-        ctx = self.ctx
-        if len(ctx.stack) < 2:
-            return False
-        current = ctx.stack[1]
-        for stmt in ctx.module.body:
-            if stmt is current:
-                return False
-            if stmt is node or (
-                isinstance(stmt, cst.SimpleStatementLine) and any(s is node for s in stmt.body)
-            ):
-                return True
-        return False
+        return seed_expression(self.ctx, int(self.option("default-seed")))
 
 
 def _deterministic_init(est: str, call: cst.Call) -> bool:

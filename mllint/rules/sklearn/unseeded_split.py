@@ -6,6 +6,7 @@ import libcst as cst
 
 from mllint.rule import Fix, FixSafety, Option, Rule
 from mllint.semantics.cstutil import call_arg
+from mllint.semantics.seeds import seed_expression
 
 _MODEL_SELECTION = "sklearn.model_selection"
 #: splitters that always shuffle (random_state is their only seed)
@@ -18,7 +19,6 @@ _ALWAYS_SHUFFLE = frozenset(
 #: splitters that shuffle only with shuffle=True
 _SHUFFLE_OPTION = frozenset({"KFold", "StratifiedKFold", "GroupKFold"})
 #: names a fix may pass as random_state=, in order of preference
-_SEED_NAMES = ("random_state", "seed", "RANDOM_STATE", "SEED")
 
 
 def split_callee(qualname: str | None) -> str | None:
@@ -119,42 +119,7 @@ class UnseededSplit(Rule):
 
     # -- the fix ---------------------------------------------------------------------------
     def _seed_expression(self) -> str:
-        ctx = self.ctx
-        for name in _SEED_NAMES:
-            bindings = ctx.bindings(name)
-            if not bindings:
-                continue
-            owner = bindings[0].scope
-            if owner is None:
-                continue
-            if owner.kind == "function":
-                if owner is ctx.function_scope() and all(b.kind == "param" for b in bindings):
-                    return name
-                continue
-            if (
-                owner.kind == "module"
-                and all(
-                    b.kind in ("assign", "annassign", "import") and not b.type_checking
-                    for b in bindings
-                )
-                and self._defined_before_use(bindings[0].node)
-            ):
-                return name
-        return str(int(self.option("default-seed")))
-
-    def _defined_before_use(self, node: cst.CSTNode) -> bool:
-        """A module-level binding is usable inside any function; at module level it must come
-        from an earlier top-level statement."""
-        ctx = self.ctx
-        if not ctx.is_module_level() or len(ctx.stack) < 2:
-            return True
-        current = ctx.stack[1]
-        for stmt in ctx.module.body:
-            if stmt is current:
-                return False
-            if isinstance(stmt, cst.SimpleStatementLine) and any(s is node for s in stmt.body):
-                return True
-        return False
+        return seed_expression(self.ctx, int(self.option("default-seed")))
 
     def _fix(self, call: cst.Call) -> Fix | None:
         if any(a.star for a in call.args):
