@@ -62,7 +62,8 @@ class Ctx:
         return True
 
 
-def _dotted(node: ast.AST) -> str | None:
+def dotted(node: ast.AST) -> str | None:
+    """``a.b.c`` for a chain of attributes on a name, else None."""
     parts: list[str] = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
@@ -74,7 +75,7 @@ def _dotted(node: ast.AST) -> str | None:
 
 
 def is_type_checking(test: ast.AST) -> bool:
-    d = _dotted(test)
+    d = dotted(test)
     return d is not None and d.rsplit(".", 1)[-1] == "TYPE_CHECKING"
 
 
@@ -106,7 +107,7 @@ def version_predicate(test: ast.AST) -> Callable[[Version], bool] | None:
     left = test.left
     if isinstance(left, ast.Subscript):
         left = left.value
-    if _dotted(left) not in ("sys.version_info", "version_info"):
+    if dotted(left) not in ("sys.version_info", "version_info"):
         return None
     right = test.comparators[0]
     if not isinstance(right, ast.Tuple) or not all(
@@ -126,7 +127,7 @@ def _caught_names(handler: ast.ExceptHandler) -> set[str]:
     nodes = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
     out: set[str] = set()
     for n in nodes:
-        d = _dotted(n)
+        d = dotted(n)
         if d is None:
             continue
         last = d.rsplit(".", 1)[-1]

@@ -20,6 +20,7 @@ from mllint.project.pyscan import (
     Ctx,
     ImportInfo,
     Version,
+    dotted,
     imports,
     span_in,
     statement_text,
@@ -501,17 +502,6 @@ def _bindings(tree: ast.Module) -> _Bindings:
     return _Bindings(modules, other)
 
 
-def _dotted(node: ast.AST) -> str | None:
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return None
-
-
 def _has_future_annotations(tree: ast.Module) -> bool:
     for node in tree.body:
         if isinstance(node, ast.ImportFrom) and node.module == "__future__" and any(
@@ -651,12 +641,12 @@ class StdlibNameNewerThanRequiresPython(ProjectRule):
                     start, end = span_in(pf, a)
                     self.report_at(pf, start, end, self._message(full, added), self._fix(pf, node))
             elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
-                dotted = _dotted(node)
-                if dotted is None:
+                chain = dotted(node)
+                if chain is None:
                     continue
                 if binds is None:
                     binds = _bindings(tree)
-                resolved = binds.resolve(dotted)
+                resolved = binds.resolve(chain)
                 if resolved is None:
                     continue
                 full = resolved
@@ -664,7 +654,7 @@ class StdlibNameNewerThanRequiresPython(ProjectRule):
                 if added is None or self._guarded(ctx, added, future):
                     continue
                 owner, _, attr = full.rpartition(".")
-                owner_text = dotted.rpartition(".")[0]
+                owner_text = chain.rpartition(".")[0]
                 if (owner_text, attr) in probed or (owner, attr) in probed:
                     continue
                 start, end = span_in(pf, node)
