@@ -114,3 +114,18 @@ def _target_attributes(target: cst.BaseExpression) -> list[cst.Attribute]:
     if isinstance(target, cst.StarredElement):
         return _target_attributes(target.value)
     return []
+
+
+def estimator_init(ctx: FileContext, node: cst.FunctionDef) -> tuple[ClassInfo, str] | None:
+    """``(class, self name)`` when ``node`` (the function being visited) is the ``__init__``
+    of an sklearn estimator class (ML502, ML503)."""
+    if node.name.value != "__init__" or ctx.scope.kind != "class":
+        return None
+    cls = ctx.scope.class_info
+    fscope = ctx.model.scope_for(node)
+    finfo = fscope.function_info if fscope is not None else None
+    if cls is None or finfo is None or finfo.self_name is None:
+        return None
+    if not is_sklearn_estimator_class(ctx, cls):
+        return None
+    return cls, finfo.self_name

@@ -484,6 +484,20 @@ def is_type_checking_test(test: cst.BaseExpression) -> bool:
     )
 
 
+def type_checking_block(body: Sequence[cst.CSTNode]) -> cst.If | None:
+    """The first plain ``if TYPE_CHECKING:`` block (no ``else``) among ``body``'s statements,
+    where a fix can add imports."""
+    for stmt in body:
+        if (
+            isinstance(stmt, cst.If)
+            and is_type_checking_test(stmt.test)
+            and stmt.orelse is None
+            and isinstance(stmt.body, cst.IndentedBlock)
+        ):
+            return stmt
+    return None
+
+
 def _decorator_name(dec: cst.Decorator) -> str | None:
     d = dec.decorator
     if isinstance(d, cst.Call):

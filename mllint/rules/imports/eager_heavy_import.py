@@ -12,7 +12,7 @@ import libcst as cst
 from mllint.positions import LineIndex, node_offsets, trim_range
 from mllint.rule import Fix, FixSafety, Option, Rule
 from mllint.semantics.cstutil import dotted_name, string_value
-from mllint.semantics.scopes import Binding, is_type_checking_test
+from mllint.semantics.scopes import Binding, is_type_checking_test, type_checking_block
 
 if TYPE_CHECKING:
     from mllint.semantics.context import FileFacts
@@ -994,19 +994,8 @@ class _FixBuilder:
                     return False
         return True
 
-    def _existing_tc_block(self) -> cst.If | None:
-        for stmt in self.body:
-            if (
-                isinstance(stmt, cst.If)
-                and is_type_checking_test(stmt.test)
-                and stmt.orelse is None
-                and isinstance(stmt.body, cst.IndentedBlock)
-            ):
-                return stmt
-        return None
-
     def _type_checking(self, lines: list[_Line]) -> None:
-        existing = self._existing_tc_block()
+        existing = type_checking_block(self.body)
         if existing is not None:
             assert isinstance(existing.body, cst.IndentedBlock)
             indent = existing.body.indent

@@ -9,7 +9,7 @@ import libcst as cst
 from mllint.rule import Fix, FixSafety, Rule
 from mllint.rules.imports.module_getattr_fallthrough import module_getattr_param
 from mllint.semantics.cstutil import code_in_block, dotted_name, string_value
-from mllint.semantics.scopes import is_type_checking_test
+from mllint.semantics.scopes import type_checking_block
 from mllint.semantics.walk import iter_descendants
 
 _DEPRECATIONS = frozenset({"DeprecationWarning", "FutureWarning", "PendingDeprecationWarning"})
@@ -274,7 +274,7 @@ class LazyExportUntyped(Rule):
         if not lines or not isinstance(ctx.parent, cst.Module):
             return None
         new_lines = sorted(set(lines.values()))
-        block = self._existing_block()
+        block = type_checking_block(self.ctx.module.body)
         if block is not None:
             assert isinstance(block.body, cst.IndentedBlock)
             stmts = [cst.parse_statement(line + "\n") for line in new_lines]
@@ -303,16 +303,6 @@ class LazyExportUntyped(Rule):
         )
         return Fix(FixSafety.SAFE, [(func, text)], [plan])
 
-    def _existing_block(self) -> cst.If | None:
-        for stmt in self.ctx.module.body:
-            if (
-                isinstance(stmt, cst.If)
-                and is_type_checking_test(stmt.test)
-                and stmt.orelse is None
-                and isinstance(stmt.body, cst.IndentedBlock)
-            ):
-                return stmt
-        return None
 
 
 def _is_dunder(name: str) -> bool:

@@ -9,8 +9,8 @@ import libcst as cst
 from mllint.rule import Fix, FixSafety, Rule
 from mllint.semantics.cstutil import dotted_name
 from mllint.semantics.estimators import (
+    estimator_init,
     init_params,
-    is_sklearn_estimator_class,
     self_attribute_refs,
 )
 from mllint.semantics.scopes import ClassInfo
@@ -102,16 +102,10 @@ class InitAttributeMismatch(Rule):
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         ctx = self.ctx
-        if node.name.value != "__init__" or ctx.scope.kind != "class":
+        found = estimator_init(ctx, node)
+        if found is None:
             return
-        cls = ctx.scope.class_info
-        fscope = ctx.model.scope_for(node)
-        finfo = fscope.function_info if fscope is not None else None
-        if cls is None or finfo is None or finfo.self_name is None:
-            return
-        if not is_sklearn_estimator_class(ctx, cls):
-            return
-        me = finfo.self_name
+        cls, me = found
         params = init_params(node)
         names = {p.name.value for p in params}
         stored: set[str] = set()

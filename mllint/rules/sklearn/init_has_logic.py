@@ -7,7 +7,7 @@ import libcst as cst
 from mllint.rule import Rule
 from mllint.semantics.context import FileContext
 from mllint.semantics.cstutil import attr_name, dotted_name
-from mllint.semantics.estimators import init_params, is_sklearn_estimator_class
+from mllint.semantics.estimators import estimator_init, init_params
 from mllint.semantics.scopes import ClassInfo
 from mllint.semantics.walk import iter_descendants
 
@@ -96,16 +96,12 @@ class InitHasLogic(Rule):
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         ctx = self.ctx
-        if node.name.value != "__init__" or ctx.scope.kind != "class":
+        found = estimator_init(ctx, node)
+        if found is None:
             return
-        cls = ctx.scope.class_info
+        cls, self._me = found
         fscope = ctx.model.scope_for(node)
-        finfo = fscope.function_info if fscope is not None else None
-        if cls is None or finfo is None or finfo.self_name is None or fscope is None:
-            return
-        if not is_sklearn_estimator_class(ctx, cls):
-            return
-        self._me = finfo.self_name
+        assert fscope is not None  # estimator_init found its function info
         params = init_params(node)
         self._params = {p.name.value for p in params}
         self._own_fitted_check = _defines_is_fitted(ctx, cls)

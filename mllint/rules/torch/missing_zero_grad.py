@@ -6,6 +6,7 @@ import libcst as cst
 
 from mllint.rule import Fix, FixSafety, Rule
 from mllint.semantics.cstutil import block_indents, code_in_block, dotted_name
+from mllint.semantics.general_facts import annotation_elements
 from mllint.semantics.scopes import Binding, ClassInfo, Scope
 from mllint.semantics.walk import iter_descendants
 
@@ -209,33 +210,13 @@ class MissingZeroGrad(Rule):
 
     def _optimizer_annotation(self, ann: cst.BaseExpression, scope: Scope) -> bool:
         """``torch.optim.Optimizer`` (or a torch.optim optimizer class), also as a string,
-        ``Optional[...]`` or ``... | None``."""
-        if isinstance(ann, cst.SimpleString):
-            text = ann.evaluated_value
-            if not isinstance(text, str):
-                return False
-            try:
-                parsed = cst.parse_expression(text)
-            except cst.ParserSyntaxError:
-                return False
-            return self._optimizer_annotation(parsed, scope)
-        if isinstance(ann, cst.BinaryOperation) and isinstance(ann.operator, cst.BitOr):
-            left, right = ann.left, ann.right
-            if isinstance(right, cst.Name) and right.value == "None":
-                return self._optimizer_annotation(left, scope)
-            if isinstance(left, cst.Name) and left.value == "None":
-                return self._optimizer_annotation(right, scope)
-            return False
-        if isinstance(ann, cst.Subscript):
-            q = self.ctx.qualname_in(ann.value, scope)
-            if q in ("typing.Optional", "typing_extensions.Optional") and len(ann.slice) == 1:
-                inner = ann.slice[0].slice
-                if isinstance(inner, cst.Index):
-                    return self._optimizer_annotation(inner.value, scope)
-            return False
-        if isinstance(ann, (cst.Name, cst.Attribute)):
-            return self._optimizer_class(ann, scope)
-        return False
+        ``Optional[...]`` or ``... | None``: exactly one alternative besides None."""
+        elements = annotation_elements(self.ctx, ann, scope)
+        return (
+            len(elements) == 1
+            and isinstance(elements[0], (cst.Name, cst.Attribute))
+            and self._optimizer_class(elements[0], scope)
+        )
 
     def _optimizer_class(self, func: cst.BaseExpression, scope: Scope) -> bool:
         ctx = self.ctx
