@@ -19,6 +19,7 @@ import libcst as cst
 
 from mllint.diagnostics import FileResult, FixInfo, TextEdit, Violation
 from mllint.positions import LineIndex, node_offsets, trim_range
+from mllint.prescan import scan_source
 from mllint.rule import Fix, FixSafety, RawViolation, Rule
 from mllint.semantics.context import FileContext, FileFacts, ImportPlan
 from mllint.semantics.cstutil import comments_in
@@ -56,6 +57,8 @@ class LintRequest:
     display: str | None = None
     #: report files that do not parse as ML000 (the flake8 plugin leaves that to flake8)
     syntax_errors: bool = True
+    #: run the rules' ``ast_gate`` pre-scan (off only to test that the gates hide nothing)
+    ast_gate: bool = True
     #: honour suppression comments (flake8's --disable-noqa turns this off)
     apply_noqa: bool = True
 
@@ -88,12 +91,27 @@ class SourceError(Exception):
     """The source cannot be handled (reported as ML000)."""
 
 
-def rules_for(source: str, facts: FileFacts, rules: Iterable[EnabledRule]) -> list[EnabledRule]:
+def rules_for(
+    source: str, facts: FileFacts, rules: Iterable[EnabledRule], ast_gate: bool = True
+) -> list[EnabledRule]:
     """The pre-scan: rules that can possibly fire on this source text."""
+    return _select_rules(source, facts, rules, ast_gate)[0]
+
+
+def _select_rules(
+    source: str, facts: FileFacts, rules: Iterable[EnabledRule], ast_gate: bool
+) -> tuple[list[EnabledRule], bool]:
+    """The two pre-scan stages: text (``requires_text``, ``requires_filename``, ``can_match``)
+    then, for rules that have one, their ``ast_gate`` on CPython's ``ast`` of the file
+    (:mod:`mllint.prescan`). Also says whether CPython parsed the source (so a file no rule
+    can match needs no second parse to report syntax errors)."""
     base = facts.path.rsplit("/", 1)[-1]
     out: list[EnabledRule] = []
+    gated = False
     for er in rules:
         r = er.rule
+        if r.code == SYNTAX_ERROR_CODE:  # reported by the engine itself; visits nothing
+            continue
         if r.requires_filename is not None and base != r.requires_filename:
             continue
         if r.requires_text and not any(t in source for t in r.requires_text):
@@ -101,7 +119,15 @@ def rules_for(source: str, facts: FileFacts, rules: Iterable[EnabledRule]) -> li
         if not r.can_match(source):
             continue
         out.append(er)
-    return out
+        gated = gated or r.has_ast_gate()
+    if not (ast_gate and gated):
+        return out, False
+    scan = scan_source(source)
+    if scan is None:  # libcst may parse what this Python cannot; it reports syntax errors
+        return out, False
+    return [
+        er for er in out if not er.rule.has_ast_gate() or er.rule.ast_gate(scan, facts, er.options)
+    ], True
 
 
 def lint_source(source: str, request: LintRequest) -> FileResult:
@@ -113,9 +139,14 @@ def lint_source(source: str, request: LintRequest) -> FileResult:
     failed_fixes: set[tuple[str, int, str]] = set()
     passes = 0
     while True:
-        active = rules_for(current, request.facts, request.rules)
+        active, parsed = _select_rules(current, request.facts, request.rules, request.ast_gate)
         pr = _lint_pass(
-            current, request, active, filename, want_edits=request.want_edits or bool(request.fix)
+            current,
+            request,
+            active,
+            filename,
+            want_edits=request.want_edits or bool(request.fix),
+            parsed=parsed,
         )
         if pr.syntax_error is not None or not request.fix or passes >= MAX_FIX_PASSES:
             break
@@ -210,12 +241,13 @@ def _lint_pass(
     active: list[EnabledRule],
     filename: str,
     want_edits: bool,
+    parsed: bool = False,
 ) -> _PassResult:
     out = _PassResult()
     facts = request.facts
     if not active:
         # Nothing can fire: skip libcst entirely, but still report syntax errors.
-        if not request.syntax_errors:
+        if not request.syntax_errors or parsed:
             return out
         try:
             with warnings.catch_warnings():

@@ -32,7 +32,8 @@ from mllint.rule_errors import RegistryError
 __all__ = ["Fix", "FixSafety", "Option", "RawViolation", "Rule", "all_rules"]
 
 if TYPE_CHECKING:
-    from mllint.semantics.context import FileContext, ImportPlan
+    from mllint.prescan import Scan
+    from mllint.semantics.context import FileContext, FileFacts, ImportPlan
 
 CODE_RE = re.compile(r"^ML\d{3}$")
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
@@ -132,6 +133,20 @@ class Rule(cst.BatchableCSTVisitor):
         """A finer pre-scan than ``requires_text`` (e.g. a regular expression); it must only
         return False when the rule certainly cannot fire on this source."""
         return True
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        """The second pre-scan stage (:mod:`mllint.prescan`): given the file's CPython ``ast``,
+        can this rule's trigger be present? Return False only when the rule certainly cannot
+        fire; the file is then not parsed by libcst for this rule. Runs after
+        ``requires_text``/``can_match`` have matched."""
+        return True
+
+    ast_gate.__func__._is_no_op = True  # type: ignore[attr-defined]
+
+    @classmethod
+    def has_ast_gate(cls) -> bool:
+        return not getattr(cls.ast_gate, "_is_no_op", False)
 
     def finish(self) -> None:
         """Called once after the traversal (for rules that collect first and judge later)."""

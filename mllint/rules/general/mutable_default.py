@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import ast
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Option, Rule
 from mllint.semantics import kinds as K
-from mllint.semantics.context import ImportPlan
+from mllint.semantics.context import FileFacts, ImportPlan
 from mllint.semantics.cstutil import attr_name, block_indents, code_in_block
 from mllint.semantics.scopes import Scope, all_params
 from mllint.semantics.walk import iter_descendants
 
 _DISPLAYS = (cst.List, cst.Dict, cst.Set, cst.ListComp, cst.DictComp, cst.SetComp)
+_AST_MUTABLE_DEFAULTS = (ast.List, ast.Dict, ast.Set, ast.ListComp, ast.DictComp, ast.SetComp, ast.Call)
 
 _CONTAINER_CALLS = frozenset(
     {
@@ -216,6 +220,16 @@ class MutableDefaultArgument(Rule):
         ),
     )
     requires_text = ("def", "lambda")
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a parameter default that is a display, a comprehension or any call
+        for fn in scan.of(ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda):
+            args = fn.args
+            for d in (*args.defaults, *args.kw_defaults):
+                if isinstance(d, _AST_MUTABLE_DEFAULTS):
+                    return True
+        return False
 
     # -- detection -------------------------------------------------------------------------
     def is_mutable_default(self, expr: cst.BaseExpression) -> bool:

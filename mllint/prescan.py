@@ -1,0 +1,300 @@
+"""The second pre-scan stage: CPython's ``ast`` decides which rules can fire on a file.
+
+The first stage (``Rule.requires_text``) looks at the raw text. Many rules need only a common
+token (``def``, ``for``, `` in ``, ``==``), so on real ML code almost every file passes it and
+libcst -- which costs ~10x what ``ast.parse`` costs -- parses every file. This stage parses the
+file with ``ast`` (C code), indexes its nodes by type in one loop, and asks each text-matched
+rule's :meth:`mllint.rule.Rule.ast_gate` whether its trigger can be present. A file that no
+gate lets through is never parsed by libcst.
+
+A gate is a *necessary* condition: it may let a file through that the rule then does not flag,
+but it must never reject a file the rule would flag. ``tests/test_prescan.py`` runs every
+fixture with and without the gates and requires identical findings;
+``tests/corpus/gate_equivalence.py`` does the same on real libraries.
+
+Gates see plain ``ast`` nodes, with no parents, scopes or aliases: a gate that needs them is
+too precise; it should check the shape (a call named ``x``, a compare inside a loop, an
+import of ``y``) and leave the judgement to the rule.
+
+This module imports neither libcst nor any rule.
+"""
+
+from __future__ import annotations
+
+import ast
+import warnings
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+__all__ = ["Scan", "scan_source", "terminal_name"]
+
+_A = TypeVar("_A", bound=ast.AST)
+_AST = ast.AST
+
+#: fields never holding child nodes worth visiting (expression contexts are singletons)
+_SKIP_FIELDS = frozenset({"ctx", "type_comment", "kind"})
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+LOOP_TYPES: tuple[type[ast.AST], ...] = (ast.For, ast.AsyncFor, ast.While)
+COMPREHENSION_TYPES: tuple[type[ast.AST], ...] = (
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+)
+FUNCTION_TYPES: tuple[type[ast.AST], ...] = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def _fields(t: type) -> tuple[str, ...]:
+    fs = _FIELDS.get(t)
+    if fs is None:
+        fs = _FIELDS[t] = tuple(f for f in t._fields if f not in _SKIP_FIELDS)  # type: ignore[attr-defined]
+    return fs
+
+
+def _children(node: ast.AST) -> Iterator[ast.AST]:
+    for name in _fields(type(node)):
+        v = getattr(node, name, None)
+        if v.__class__ is list:
+            for x in v:
+                if isinstance(x, _AST):
+                    yield x
+        elif isinstance(v, _AST):
+            yield v
+
+
+def walk(node: ast.AST) -> Iterator[ast.AST]:
+    """Every node under ``node`` (itself included), depth first; cheaper than ``ast.walk``."""
+    stack = [node]
+    pop = stack.pop
+    extend = stack.extend
+    while stack:
+        n = pop()
+        yield n
+        extend(_children(n))
+
+
+def terminal_name(expr: ast.AST) -> str | None:
+    """``foo`` for ``foo`` and ``a.b.foo``; the callee's name for a call's ``func``."""
+    if isinstance(expr, ast.Name):
+        return expr.id
+    if isinstance(expr, ast.Attribute):
+        return expr.attr
+    return None
+
+
+def dotted_name(expr: ast.AST) -> str | None:
+    """``a.b.c`` for a chain of attributes on a name, else None."""
+    parts: list[str] = []
+    while isinstance(expr, ast.Attribute):
+        parts.append(expr.attr)
+        expr = expr.value
+    if not isinstance(expr, ast.Name):
+        return None
+    parts.append(expr.id)
+    return ".".join(reversed(parts))
+
+
+class Scan:
+    """One file's ``ast``, its nodes indexed by type, and a few cached facts for the gates."""
+
+    __slots__ = ("tree", "source", "_by_type", "_cache")
+
+    def __init__(self, tree: ast.Module, source: str) -> None:
+        self.tree = tree
+        self.source = source
+        self._cache: dict[str, object] = {}
+        by: dict[type, list[ast.AST]] = {}
+        stack: list[ast.AST] = [tree]
+        pop = stack.pop
+        append = stack.append
+        fields = _FIELDS
+        while stack:
+            node = pop()
+            t = type(node)
+            bucket = by.get(t)
+            if bucket is None:
+                by[t] = [node]
+            else:
+                bucket.append(node)
+            fs = fields.get(t)
+            if fs is None:
+                fs = _fields(t)
+            for name in fs:
+                v = getattr(node, name, None)
+                if v.__class__ is list:
+                    for x in v:
+                        if isinstance(x, _AST):
+                            append(x)
+                elif isinstance(v, _AST):
+                    append(v)
+        self._by_type = by
+
+    # -- nodes by type -----------------------------------------------------------------
+    def of(self, *types: type[_A]) -> list[_A]:
+        """Every node of these exact types (not subclasses), in no particular order."""
+        if len(types) == 1:
+            return self._by_type.get(types[0], [])  # type: ignore[return-value]
+        out: list[_A] = []
+        for t in types:
+            out.extend(self._by_type.get(t, ()))  # type: ignore[arg-type]
+        return out
+
+    def has(self, *types: type[ast.AST]) -> bool:
+        return any(t in self._by_type for t in types)
+
+    def functions(self) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+        return self.of(ast.FunctionDef, ast.AsyncFunctionDef)  # type: ignore[arg-type]
+
+    # -- cached name facts -------------------------------------------------------------
+    def imported_modules(self) -> frozenset[str]:
+        """Every module named by an import anywhere in the file, with all its prefixes:
+        ``import a.b.c`` and ``from a.b.c import d`` give ``a``, ``a.b`` and ``a.b.c``
+        (``from a.b import c`` also gives ``a.b.c``: ``c`` may be a module). Relative
+        imports keep their leading dots (``.x``)."""
+        hit = self._cache.get("imported")
+        if hit is None:
+            mods: set[str] = set()
+
+            def add(dotted: str) -> None:
+                lead = len(dotted) - len(dotted.lstrip("."))
+                parts = dotted[lead:].split(".")
+                for i in range(1, len(parts) + 1):
+                    mods.add(dotted[:lead] + ".".join(parts[:i]))
+
+            for imp in self.of(ast.Import):
+                for alias in imp.names:
+                    add(alias.name)
+            for imp_from in self.of(ast.ImportFrom):
+                base = "." * imp_from.level + (imp_from.module or "")
+                if base and base.strip("."):
+                    add(base)
+                for alias in imp_from.names:
+                    if alias.name != "*":
+                        sep = "" if base.endswith(".") or not base else "."
+                        add(base + sep + alias.name)
+            hit = self._cache["imported"] = frozenset(mods)
+        return hit  # type: ignore[return-value]
+
+    def imports_any(self, *modules: str) -> bool:
+        """True when one of these (dotted) modules, or a submodule of one, is imported."""
+        mods = self.imported_modules()
+        return any(m in mods for m in modules)
+
+    def names(self) -> frozenset[str]:
+        """The ``id`` of every ``Name`` node."""
+        hit = self._cache.get("names")
+        if hit is None:
+            hit = self._cache["names"] = frozenset(n.id for n in self.of(ast.Name))
+        return hit  # type: ignore[return-value]
+
+    def attrs(self) -> frozenset[str]:
+        """The ``attr`` of every ``Attribute`` node."""
+        hit = self._cache.get("attrs")
+        if hit is None:
+            hit = self._cache["attrs"] = frozenset(n.attr for n in self.of(ast.Attribute))
+        return hit  # type: ignore[return-value]
+
+    def called(self) -> frozenset[str]:
+        """The terminal name of every call's callee: ``f`` for ``f(x)`` and ``a.b.f(x)``."""
+        hit = self._cache.get("called")
+        if hit is None:
+            out: set[str] = set()
+            for c in self.of(ast.Call):
+                n = terminal_name(c.func)
+                if n is not None:
+                    out.add(n)
+            hit = self._cache["called"] = frozenset(out)
+        return hit  # type: ignore[return-value]
+
+    def calls(self, *names: str) -> list[ast.Call]:
+        """Calls whose callee's terminal name is one of ``names``."""
+        wanted = set(names)
+        if wanted.isdisjoint(self.called()):
+            return []
+        return [c for c in self.of(ast.Call) if terminal_name(c.func) in wanted]
+
+    def decorated(self, *names: str) -> list[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef]:
+        """Functions and classes with a decorator whose terminal name (``cache`` for
+        ``@functools.cache`` and ``@cache(maxsize=2)``) is one of ``names``."""
+        wanted = set(names)
+        out: list[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef] = []
+        for node in self.of(ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
+            for dec in node.decorator_list:  # type: ignore[attr-defined]
+                if terminal_name(dec.func if isinstance(dec, ast.Call) else dec) in wanted:
+                    out.append(node)  # type: ignore[arg-type]
+                    break
+        return out
+
+    def methods(self) -> list[tuple[ast.ClassDef, ast.FunctionDef | ast.AsyncFunctionDef]]:
+        """``(class, function)`` for every function defined directly in a class body."""
+        out: list[tuple[ast.ClassDef, ast.FunctionDef | ast.AsyncFunctionDef]] = []
+        for cls in self.of(ast.ClassDef):
+            for stmt in cls.body:
+                if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    out.append((cls, stmt))
+        return out
+
+    # -- loops ---------------------------------------------------------------------------
+    def loop_bodies(self, comprehensions: bool = True) -> list[ast.AST]:
+        """Every node inside a loop's body (``for``/``while`` body and ``else``, a ``while``
+        test, and with ``comprehensions`` the element, key/value and ``if`` parts of a
+        comprehension and its inner ``for`` iterables), each once."""
+        key = "loops+c" if comprehensions else "loops"
+        hit = self._cache.get(key)
+        if hit is None:
+            roots: list[ast.AST] = []
+            for loop in self.of(ast.For, ast.AsyncFor):
+                roots.extend(loop.body)  # type: ignore[attr-defined]
+                roots.extend(loop.orelse)  # type: ignore[attr-defined]
+            for wloop in self.of(ast.While):
+                roots.append(wloop.test)
+                roots.extend(wloop.body)
+                roots.extend(wloop.orelse)
+            if comprehensions:
+                for comp in self.of(*COMPREHENSION_TYPES):
+                    for part in ("elt", "key", "value"):
+                        sub = getattr(comp, part, None)
+                        if sub is not None:
+                            roots.append(sub)
+                    gens = comp.generators  # type: ignore[attr-defined]
+                    for i, gen in enumerate(gens):
+                        roots.extend(gen.ifs)
+                        if i:
+                            roots.append(gen.iter)
+            seen: set[int] = set()
+            out: list[ast.AST] = []
+            for root in roots:
+                for n in walk(root):
+                    k = id(n)
+                    if k in seen:
+                        continue
+                    seen.add(k)
+                    out.append(n)
+            hit = self._cache[key] = out
+        return hit  # type: ignore[return-value]
+
+    def in_loops(self, *types: type[_A], comprehensions: bool = True) -> list[_A]:
+        """Nodes of these types inside a loop body (see :meth:`loop_bodies`)."""
+        if not self.has(*types) or not self.has(*LOOP_TYPES, *COMPREHENSION_TYPES):
+            return []
+        return [n for n in self.loop_bodies(comprehensions) if type(n) in types]  # type: ignore[misc]
+
+
+def scan_source(source: str) -> Scan | None:
+    """The scan of ``source``, or None when CPython cannot parse it (the caller then falls
+    back to libcst, which reports the syntax error or parses syntax newer than this Python)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    try:
+        return Scan(tree, source)
+    except RecursionError:  # pragma: no cover - the index is iterative
+        return None
+
+
+def any_of(nodes: Iterable[ast.AST], types: tuple[type[ast.AST], ...]) -> bool:
+    return any(isinstance(n, types) for n in nodes)
