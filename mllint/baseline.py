@@ -34,9 +34,7 @@ def _key(v: Violation, relpath: str) -> tuple[str, str, str]:
     return (relpath, v.code, code_fingerprint(v.code, v.source_line))
 
 
-def write_baseline(
-    path: Path, violations: Sequence[Violation], relpaths: Mapping[str, str]
-) -> int:
+def write_baseline(path: Path, violations: Sequence[Violation], relpaths: Mapping[str, str]) -> int:
     counts: Counter[tuple[str, str, str]] = Counter()
     messages: dict[tuple[str, str, str], str] = {}
     for v in violations:
@@ -61,8 +59,10 @@ def read_baseline(path: Path) -> Counter[tuple[str, str, str]]:
         raise BaselineError(f"{path}: baseline file not found") from None
     except (OSError, ValueError) as exc:
         raise BaselineError(f"{path}: cannot read baseline: {exc}") from None
-    if not isinstance(data, dict) or data.get("tool") != "mllint" or not isinstance(
-        data.get("findings"), list
+    if (
+        not isinstance(data, dict)
+        or data.get("tool") != "mllint"
+        or not isinstance(data.get("findings"), list)
     ):
         raise BaselineError(f"{path}: not an mllint baseline (write one with --write-baseline)")
     if data.get("version") != FORMAT_VERSION:

@@ -48,12 +48,33 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print the changes --fix would make as a unified diff; write nothing",
     )
-    check.add_argument("--select", type=_codes, help="codes, prefixes (ML1) or names to enable, replacing the configured set")
-    check.add_argument("--extend-select", type=_codes, default=[], help="codes, prefixes or names to enable in addition")
-    check.add_argument("--ignore", type=_codes, default=[], help="codes, prefixes or names to disable")
+    check.add_argument(
+        "--select",
+        type=_codes,
+        help="codes, prefixes (ML1) or names to enable, replacing the configured set",
+    )
+    check.add_argument(
+        "--extend-select",
+        type=_codes,
+        default=[],
+        help="codes, prefixes or names to enable in addition",
+    )
+    check.add_argument(
+        "--ignore", type=_codes, default=[], help="codes, prefixes or names to disable"
+    )
     check.add_argument(
         "--output-format",
-        choices=("text", "concise", "json", "json-lines", "grouped", "github", "gitlab", "sarif", "junit"),
+        choices=(
+            "text",
+            "concise",
+            "json",
+            "json-lines",
+            "grouped",
+            "github",
+            "gitlab",
+            "sarif",
+            "junit",
+        ),
         default=None,
         help="output format (default: text; env MLLINT_OUTPUT_FORMAT); github, gitlab, sarif "
         "and junit are for CI (see docs/integrations.md)",
@@ -61,10 +82,20 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--output-file", type=Path, help="write the report to this file")
     check.add_argument("--config", type=Path, help="a pyproject.toml to read [tool.mllint] from")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings remain")
-    check.add_argument("--exit-non-zero-on-fix", action="store_true", help="exit 1 when --fix changed files, even if nothing remains")
-    check.add_argument("-q", "--quiet", action="store_true", help="print findings only, no source lines or summary")
-    check.add_argument("--statistics", action="store_true", help="print the number of findings per rule")
-    check.add_argument("-j", "--jobs", type=int, default=None, help="worker processes (default: number of cores)")
+    check.add_argument(
+        "--exit-non-zero-on-fix",
+        action="store_true",
+        help="exit 1 when --fix changed files, even if nothing remains",
+    )
+    check.add_argument(
+        "-q", "--quiet", action="store_true", help="print findings only, no source lines or summary"
+    )
+    check.add_argument(
+        "--statistics", action="store_true", help="print the number of findings per rule"
+    )
+    check.add_argument(
+        "-j", "--jobs", type=int, default=None, help="worker processes (default: number of cores)"
+    )
     check.add_argument(
         "--baseline",
         type=Path,
@@ -77,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="record the current findings in FILE (for adopting mllint on legacy code); exit 0",
     )
-    check.add_argument("--no-cache", action="store_true", help="do not read or write the result cache")
+    check.add_argument(
+        "--no-cache", action="store_true", help="do not read or write the result cache"
+    )
     check.add_argument(
         "--cache-dir",
         type=Path,
@@ -99,7 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     rules = sub.add_parser("rules", help="list every rule")
     rules.add_argument("--output-format", choices=("text", "json"), default="text")
-    rules.add_argument("--all", action="store_true", help="(kept for compatibility; all rules are listed)")
+    rules.add_argument(
+        "--all", action="store_true", help="(kept for compatibility; all rules are listed)"
+    )
 
     explain = sub.add_parser("explain", help="show a rule's documentation")
     explain.add_argument("rule", help="a code (ML101) or name (float-equality)")
@@ -191,7 +226,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         from mllint.cache import ResultCache
 
         env_dir = os.environ.get("MLLINT_CACHE_DIR")
-        cache_dir = args.cache_dir or (Path(env_dir) if env_dir else settings.root / settings.cache_dir)
+        cache_dir = args.cache_dir or (
+            Path(env_dir) if env_dir else settings.root / settings.cache_dir
+        )
         cache = ResultCache(cache_dir)
     outcomes = run(
         [] if args.project_only else found.files, settings, options, jobs=args.jobs, cache=cache
@@ -273,7 +310,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _print_diffs(outcomes: Sequence[object], errors: Sequence[object], out: TextIO | None = None) -> int:
+def _print_diffs(
+    outcomes: Sequence[object], errors: Sequence[object], out: TextIO | None = None
+) -> int:
     import difflib
 
     from mllint.runner import FileOutcome
@@ -293,8 +332,13 @@ def _print_diffs(outcomes: Sequence[object], errors: Sequence[object], out: Text
             tofile=f"b{'' if r.filename.startswith('/') else '/'}{r.filename}",
         )
         for line in diff:
-            out.write(line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n")
-    for e in [*errors, *(o.result for o in outcomes if isinstance(o, FileOutcome) and o.result.error)]:
+            out.write(
+                line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n"
+            )
+    for e in [
+        *errors,
+        *(o.result for o in outcomes if isinstance(o, FileOutcome) and o.result.error),
+    ]:
         print(f"{getattr(e, 'filename', '?')}: error: {getattr(e, 'error', '')}", file=sys.stderr)
     print(f"{n} file{'s' if n != 1 else ''} would be changed.", file=sys.stderr)
     return EXIT_FINDINGS if n else EXIT_OK
@@ -326,7 +370,9 @@ def cmd_rules(args: argparse.Namespace) -> int:
     for col in ("code", "name", "default", "fix", "summary"):
         table.add_column(col, overflow="fold")
     for r in rules.values():
-        table.add_row(r.code, r.name, "on" if r.default_enabled else "off", r.fix_label(), r.summary)
+        table.add_row(
+            r.code, r.name, "on" if r.default_enabled else "off", r.fix_label(), r.summary
+        )
     Console(highlight=False).print(table)
     return EXIT_OK
 

@@ -60,7 +60,7 @@ def render_rule_page(rule: type[Rule]) -> str:
             "## Suppressing",
             "",
             f"`# noqa: {rule.code}` or `# mllint: ignore[{rule.name}]` on the reported line; "
-            f"`ignore = [\"{rule.code}\"]` or `per-file-ignores` in `[tool.mllint]`.",
+            f'`ignore = ["{rule.code}"]` or `per-file-ignores` in `[tool.mllint]`.',
             "",
         ]
     return "\n".join(lines)
@@ -118,9 +118,11 @@ def main(argv: list[str] | None = None) -> int:
             if not args.check:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text, encoding="utf-8")
-    extra = [
-        p.name for p in args.out.glob("ML*.md") if p.name not in pages
-    ] if args.out.is_dir() else []
+    extra = (
+        [p.name for p in args.out.glob("ML*.md") if p.name not in pages]
+        if args.out.is_dir()
+        else []
+    )
     if args.check:
         if stale or extra:
             print("out of date: " + ", ".join(stale + extra), file=sys.stderr)

@@ -287,7 +287,9 @@ def _lint_pass(
             mapped = _remap_offsets(module.code, source, offsets)
             if mapped is None:
                 want_edits = False
-                mapped = {k: (min(a, len(source)), min(b, len(source))) for k, (a, b) in offsets.items()}
+                mapped = {
+                    k: (min(a, len(source)), min(b, len(source))) for k, (a, b) in offsets.items()
+                }
             offsets = mapped
         findings = _position_and_suppress(
             offsets, source, raw, used if request.apply_noqa else None, request.apply_noqa
@@ -520,14 +522,20 @@ def _unused_noqa(
                 else:
                     items = [x.strip() for x in m.group("items").split(",") if x.strip()]
                 unused = [
-                    it for it in items if judged(it) and it.upper() not in line_used and it not in line_used
+                    it
+                    for it in items
+                    if judged(it) and it.upper() not in line_used and it not in line_used
                 ]
                 if not unused:
                     continue
                 unused_set = set(unused)
                 keep = [it for it in items if it not in unused_set]
                 if keep:
-                    new = f"# noqa: {', '.join(keep)}" if kind == "noqa" else f"# mllint: ignore[{', '.join(keep)}]"
+                    new = (
+                        f"# noqa: {', '.join(keep)}"
+                        if kind == "noqa"
+                        else f"# mllint: ignore[{', '.join(keep)}]"
+                    )
                     start, end = comment_start + m.start(), comment_start + m.end()
                 else:
                     new = ""
@@ -580,7 +588,9 @@ def _remap_offsets(
     if any(c not in "\x0c\x0b" for c in source[j:]):
         return None
     mapping[len(code)] = len(source)
-    return {k: (mapping[min(a, len(code))], mapping[min(b, len(code))]) for k, (a, b) in offsets.items()}
+    return {
+        k: (mapping[min(a, len(code))], mapping[min(b, len(code))]) for k, (a, b) in offsets.items()
+    }
 
 
 def _fix_nodes(module: cst.Module, raw: Sequence[RawViolation]) -> list[cst.CSTNode]:
@@ -842,9 +852,10 @@ def remove_orphaned_imports(before: str, after: str) -> str:
             if alias.name == "*":
                 keep.append(alias)
                 continue
-            if _uses_outside_imports(before, local, before_spans) > 0 and _uses_outside_imports(
-                after, local, after_spans
-            ) == 0:
+            if (
+                _uses_outside_imports(before, local, before_spans) > 0
+                and _uses_outside_imports(after, local, after_spans) == 0
+            ):
                 dropped = True
             else:
                 keep.append(alias)

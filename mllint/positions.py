@@ -54,7 +54,9 @@ class _AllFound(Exception):
 def node_offsets(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> dict[int, tuple[int, int]]:
     """``{id(node): (start, end)}`` character offsets of the whitespace-inclusive code of each
     node, i.e. exactly the span ``module.code_for_node(node)`` renders."""
-    state = _OffsetState(default_indent=module.default_indent, default_newline=module.default_newline)
+    state = _OffsetState(
+        default_indent=module.default_indent, default_newline=module.default_newline
+    )
     state.offset = 0
     state.targets = {id(n) for n in nodes}
     state.starts = {}

@@ -98,7 +98,7 @@ def dotted_name(expr: ast.AST) -> str | None:
 class Scan:
     """One file's ``ast``, its nodes indexed by type, and a few cached facts for the gates."""
 
-    __slots__ = ("tree", "source", "_by_type", "_cache")
+    __slots__ = ("_by_type", "_cache", "source", "tree")
 
     def __init__(self, tree: ast.Module, source: str) -> None:
         self.tree = tree

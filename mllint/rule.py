@@ -184,7 +184,9 @@ def _collect_from_module(module: Any, found: dict[str, type[Rule]]) -> None:
 
 def _add(rule: type[Rule], found: dict[str, type[Rule]]) -> None:
     if not CODE_RE.match(rule.code):
-        raise RegistryError(f"rule {rule.__qualname__}: code {rule.code!r} is not of the form ML123")
+        raise RegistryError(
+            f"rule {rule.__qualname__}: code {rule.code!r} is not of the form ML123"
+        )
     if not NAME_RE.match(rule.name):
         raise RegistryError(f"rule {rule.code}: name {rule.name!r} is not kebab-case")
     other = found.get(rule.code)

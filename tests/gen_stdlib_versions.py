@@ -110,8 +110,14 @@ class _Gen:
         self.memo[key] = out
         return out
 
-    def _walk(self, body: list[ast.stmt], avail: frozenset[Version], mod: str, is_pkg: bool,
-              found: dict[str, set[Version]]) -> None:
+    def _walk(
+        self,
+        body: list[ast.stmt],
+        avail: frozenset[Version],
+        mod: str,
+        is_pkg: bool,
+        found: dict[str, set[Version]],
+    ) -> None:
         for node in body:
             names: list[str] = []
             if isinstance(node, ast.If):
@@ -120,8 +126,12 @@ class _Gen:
                     self._walk(node.body, avail, mod, is_pkg, found)
                     self._walk(node.orelse, avail, mod, is_pkg, found)
                 else:
-                    self._walk(node.body, frozenset(v for v in avail if pred(v)), mod, is_pkg, found)
-                    self._walk(node.orelse, frozenset(v for v in avail if not pred(v)), mod, is_pkg, found)
+                    self._walk(
+                        node.body, frozenset(v for v in avail if pred(v)), mod, is_pkg, found
+                    )
+                    self._walk(
+                        node.orelse, frozenset(v for v in avail if not pred(v)), mod, is_pkg, found
+                    )
                 continue
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 names.append(node.name)

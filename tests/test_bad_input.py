@@ -48,9 +48,9 @@ def test_latin1_cookie_keeps_encoding(project: Callable[..., Path]) -> None:
     assert r.returncode == 0, r.stdout
     data = (root / "lat.py").read_bytes()
     # numpy is no longer used after the fix: the orphaned import goes
-    assert data.decode("latin-1") == source.replace("ok = x == np.nan", "ok = math.isnan(x)").replace(
-        "import numpy as np\n", "import math\n\n"
-    )
+    assert data.decode("latin-1") == source.replace(
+        "ok = x == np.nan", "ok = math.isnan(x)"
+    ).replace("import numpy as np\n", "import math\n\n")
     assert "caf\xe9".encode("latin-1") in data
 
 
@@ -97,7 +97,9 @@ def test_binary_file_with_py_name(project: Callable[..., Path]) -> None:
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can read any file")
-def test_unreadable_file(project: Callable[..., Path]) -> None:  # pragma: no cover - CI runs as root
+def test_unreadable_file(
+    project: Callable[..., Path],
+) -> None:  # pragma: no cover - CI runs as root
     root = project({"secret.py": NAN_SOURCE, "ok.py": "x = 1\n"})
     os.chmod(root / "secret.py", 0)
     r = run_cli("check", ".", cwd=root)

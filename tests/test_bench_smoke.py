@@ -21,7 +21,9 @@ BENCH = ROOT / "tests" / "perf" / "bench.py"
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+def smoke(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     out = tmp_path_factory.mktemp("bench") / "smoke.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLLINT_")}
     r = subprocess.run(
@@ -49,7 +51,9 @@ def test_smoke_exits_zero(smoke: tuple[subprocess.CompletedProcess[str], dict[st
     assert data.get("smoke") is True
 
 
-@pytest.mark.parametrize("label", ["mllint cold", "mllint warm", "mllint touched 1%", "libcst parse floor"])
+@pytest.mark.parametrize(
+    "label", ["mllint cold", "mllint warm", "mllint touched 1%", "libcst parse floor"]
+)
 def test_core_lines_present(
     smoke: tuple[subprocess.CompletedProcess[str], dict[str, Any]], label: str
 ) -> None:
@@ -66,14 +70,18 @@ def test_core_lines_present(
         assert data["corpora"][0]["runs"][label][0]["out_lines"] > 0
 
 
-def test_startup_lines_present(smoke: tuple[subprocess.CompletedProcess[str], dict[str, Any]]) -> None:
+def test_startup_lines_present(
+    smoke: tuple[subprocess.CompletedProcess[str], dict[str, Any]],
+) -> None:
     r, _ = smoke
     for label in ("mllint --version", "python -c 'import mllint'", "mllint check 3 files"):
         assert table_line(r.stdout, label) is not None, f"no table line for {label!r}:\n{r.stdout}"
 
 
 @pytest.mark.parametrize("label", ["flake8 B,PD", "ruff B,PD,NPY,PERF"])
-def test_peer_lines(smoke: tuple[subprocess.CompletedProcess[str], dict[str, Any]], label: str) -> None:
+def test_peer_lines(
+    smoke: tuple[subprocess.CompletedProcess[str], dict[str, Any]], label: str
+) -> None:
     r, data = smoke
     line = table_line(r.stdout, label)
     assert line is not None, f"no table line for {label!r}:\n{r.stdout}"

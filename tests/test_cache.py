@@ -17,7 +17,9 @@ from tests.conftest import NAN_SOURCE, run_cli
 def _entries(root: Path) -> list[Path]:
     """The per-file result entries (the project-files run keeps its own under ``*-project``)."""
     return sorted(
-        p for p in (root / ".mllint_cache").rglob("*.json") if not p.parent.name.endswith("-project")
+        p
+        for p in (root / ".mllint_cache").rglob("*.json")
+        if not p.parent.name.endswith("-project")
     )
 
 

@@ -9,7 +9,17 @@ from pathlib import Path
 
 from tests.conftest import NAN_SOURCE, run_cli
 
-JSON_KEYS = {"code", "name", "message", "filename", "line", "column", "end_line", "end_column", "fix"}
+JSON_KEYS = {
+    "code",
+    "name",
+    "message",
+    "filename",
+    "line",
+    "column",
+    "end_line",
+    "end_column",
+    "fix",
+}
 
 
 def test_version_and_help() -> None:
@@ -60,7 +70,12 @@ def test_json_format_schema(project: Callable[..., Path]) -> None:
         assert set(item) == JSON_KEYS
     first = data[0]
     assert first["filename"] == "pipe.py"
-    assert (first["line"], first["column"], first["end_line"], first["end_column"]) == (5, 17, 5, 39)
+    assert (first["line"], first["column"], first["end_line"], first["end_column"]) == (
+        5,
+        17,
+        5,
+        39,
+    )
     assert first["fix"]["applicability"] == "unsafe"
     assert first["fix"]["edits"] == [
         {"content": ".isna()", "line": 5, "column": 29, "end_line": 5, "end_column": 39}
@@ -118,7 +133,9 @@ def test_exit_non_zero_on_fix(project: Callable[..., Path]) -> None:
 
 
 def test_unsafe_fixes_from_config(project: Callable[..., Path]) -> None:
-    root = project({"pipe.py": NAN_SOURCE, "pyproject.toml": "[tool.mllint]\nunsafe-fixes = true\n"})
+    root = project(
+        {"pipe.py": NAN_SOURCE, "pyproject.toml": "[tool.mllint]\nunsafe-fixes = true\n"}
+    )
     r = run_cli("check", "--fix", "pipe.py", cwd=root)
     assert r.returncode == 0
     assert "pd.isna(reading)" in (root / "pipe.py").read_text()
@@ -193,7 +210,9 @@ def test_rules_and_explain() -> None:
 
 def test_output_file(project: Callable[..., Path]) -> None:
     root = project({"pipe.py": NAN_SOURCE})
-    r = run_cli("check", "--output-format", "json", "--output-file", "report.json", "pipe.py", cwd=root)
+    r = run_cli(
+        "check", "--output-format", "json", "--output-file", "report.json", "pipe.py", cwd=root
+    )
     assert r.returncode == 1
     data = json.loads((root / "report.json").read_text())
     assert [d["line"] for d in data] == [5, 6]
@@ -258,7 +277,9 @@ def test_baseline_reports_only_new_findings(project: Callable[..., Path]) -> Non
     # unrelated edits move the old findings; a new pitfall is the only one reported
     moved = "# a new header comment\n\n" + NAN_SOURCE + "again = frame[frame['age'] == np.nan]\n"
     (root / "pipe.py").write_text(moved)
-    r = run_cli("check", "--baseline", "mllint-baseline.json", "--output-format", "json", ".", cwd=root)
+    r = run_cli(
+        "check", "--baseline", "mllint-baseline.json", "--output-format", "json", ".", cwd=root
+    )
     assert r.returncode == 1
     assert [(d["line"], d["code"]) for d in json.loads(r.stdout)] == [(10, "ML102")]
     # a bad baseline file is a usage error

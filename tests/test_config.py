@@ -60,7 +60,9 @@ def test_project_facts_from_pyproject() -> None:
     )
     assert s.min_python == (3, 9)
     assert s.library_versions == {"pandas": (2, 2, 1), "torch": (2, 6), "sklearn": (1, 5)}
-    s = _settings({"library-versions": {"pandas": "3.0"}}, {"project": {"dependencies": ["pandas>=2.2"]}})
+    s = _settings(
+        {"library-versions": {"pandas": "3.0"}}, {"project": {"dependencies": ["pandas>=2.2"]}}
+    )
     assert s.library_versions["pandas"] == (3, 0)
     s = _settings({}, {"tool": {"ruff": {"target-version": "py311"}, "mllint": {}}})
     assert s.min_python == (3, 11)
@@ -93,7 +95,10 @@ def test_rule_options_defaults_and_overrides() -> None:
         code = "ML998"
         name = "demo"
         summary = "demo"
-        options = (Option("names", "list[str]", ["a"], "names"), Option("tol", "float", None, "tol"))
+        options = (
+            Option("names", "list[str]", ["a"], "names"),
+            Option("tol", "float", None, "tol"),
+        )
 
     s = Settings(rule_options={"demo": {"tol": 1e-6}})
     assert rule_option_values(s, Demo) == {"names": ("a",), "tol": 1e-6}

@@ -53,12 +53,16 @@ class NeedsMath(Rule):
         if node.value == "INF":
             plan = self.ctx.import_name("math")
             if plan is not None:
-                self.report(node, "inf", Fix(FixSafety.UNSAFE, [(node, f"{plan.local}.inf")], [plan]))
+                self.report(
+                    node, "inf", Fix(FixSafety.UNSAFE, [(node, f"{plan.local}.inf")], [plan])
+                )
             else:
                 self.report(node, "inf (no fix)")
 
 
-def run(source: str, *rules: type[Rule], fix: str | None = None, path: str = "m.py") -> tuple[str, list[tuple[int, int, str]]]:
+def run(
+    source: str, *rules: type[Rule], fix: str | None = None, path: str = "m.py"
+) -> tuple[str, list[tuple[int, int, str]]]:
     req = LintRequest([EnabledRule(r, {}) for r in rules], FileFacts(path=path), fix=fix)
     result = lint_source(source, req)
     out = result.fixed_source if result.fixed_source is not None else source
@@ -90,7 +94,10 @@ def test_unsafe_fix_needs_unsafe_mode_and_import_is_added_once() -> None:
     out, remaining = run(src, NeedsMath, fix="safe")
     assert out == src and len(remaining) == 2
     out, remaining = run(src, NeedsMath, fix="unsafe")
-    assert out == '"""Doc."""\nfrom __future__ import annotations\n\nimport os\nimport math\n\nlo, hi = -math.inf, math.inf\n'
+    assert (
+        out
+        == '"""Doc."""\nfrom __future__ import annotations\n\nimport os\nimport math\n\nlo, hi = -math.inf, math.inf\n'
+    )
     assert remaining == []
 
 
@@ -277,10 +284,16 @@ def test_imports_orphaned_by_a_fix_are_removed() -> None:
 
     before = "import os\nfrom functools import lru_cache, wraps\nimport numpy as np\n\nx = lru_cache(f)\ny = np.nan\n"
     after = "import os\nfrom functools import lru_cache, wraps\nimport numpy as np\n\nx = cached(f)\ny = float('nan')\n"
-    assert remove_orphaned_imports(before, after) == "import os\nfrom functools import wraps\n\nx = cached(f)\ny = float('nan')\n"
+    assert (
+        remove_orphaned_imports(before, after)
+        == "import os\nfrom functools import wraps\n\nx = cached(f)\ny = float('nan')\n"
+    )
     # names still mentioned (a comment, a string, __all__) and imports with comments are kept
     after2 = "import numpy as np  # keep\nimport math\n\n__all__ = ['math']\nx = 1\n"
     before2 = "import numpy as np  # keep\nimport math\n\n__all__ = ['math']\nx = np.e + math.e\n"
     assert remove_orphaned_imports(before2, after2) == after2
     # an import that was unused before the fix is not the fix's business
-    assert remove_orphaned_imports("import sys\nx = 1\n", "import sys\nx = 2\n") == "import sys\nx = 2\n"
+    assert (
+        remove_orphaned_imports("import sys\nx = 1\n", "import sys\nx = 2\n")
+        == "import sys\nx = 2\n"
+    )

@@ -38,7 +38,11 @@ def test_bad_fixture_findings(case: FixtureCase) -> None:
 @pytest.mark.parametrize("case", GOOD, ids=[c.id for c in GOOD])
 def test_good_fixture_is_silent(case: FixtureCase) -> None:
     result = _run(case, case.source)
-    found = [f"{v.line}:{v.column} {v.code} {v.message}" for v in result.violations if v.code == case.code]
+    found = [
+        f"{v.line}:{v.column} {v.code} {v.message}"
+        for v in result.violations
+        if v.code == case.code
+    ]
     assert found == []
 
 
@@ -59,7 +63,9 @@ def test_fix_output(case: FixtureCase, mode: str) -> None:
         again = _run(case, fixed, fix=mode)
         assert again.fixed_source is None
     else:
-        assert fixed == case.source, f"{mode} fixes changed {case.id} but {expected_path.name} is missing"
+        assert fixed == case.source, (
+            f"{mode} fixes changed {case.id} but {expected_path.name} is missing"
+        )
 
 
 #: rules whose fix depends on other files on disk, so a single-file fixture cannot show it;
@@ -77,14 +83,21 @@ def test_every_rule_has_fixtures() -> None:
         if getattr(rule, "requires_filename", None) == "\0project-rule":
             continue  # project rules: folder fixtures, tests/test_project_rules.py
         folder = FIXTURES / code
-        bad = [p for p in folder.glob("bad*.py") if not p.name.endswith((".fixed.py", ".unsafe.py"))]
+        bad = [
+            p for p in folder.glob("bad*.py") if not p.name.endswith((".fixed.py", ".unsafe.py"))
+        ]
         good = list(folder.glob("good*.py"))
         if not bad or not good:
             missing.append(code)
             continue
-        if rule.fix_safety and code not in FIX_TESTED_ON_A_TREE and not any(
-            p.with_name(p.name[:-3] + ".unsafe.py").exists() or p.with_name(p.name[:-3] + ".fixed.py").exists()
-            for p in bad
+        if (
+            rule.fix_safety
+            and code not in FIX_TESTED_ON_A_TREE
+            and not any(
+                p.with_name(p.name[:-3] + ".unsafe.py").exists()
+                or p.with_name(p.name[:-3] + ".fixed.py").exists()
+                for p in bad
+            )
         ):
             missing.append(f"{code} (fix output)")
     assert missing == []

@@ -25,18 +25,29 @@ def _run(root: Path, code: str, *extra: str, project_only: bool = True) -> list[
     args = ["check", "--no-cache", "--select", code, "--output-format", "json", *extra, "."]
     if project_only:
         args.insert(1, "--project-only")
-    r = subprocess.run([sys.executable, "-m", "mllint", *args], cwd=root, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "mllint", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode in (0, 1), r.stderr
     return json.loads(r.stdout)  # type: ignore[no-any-return]
 
 
 def _short(findings: list[dict[str, object]]) -> list[tuple[object, ...]]:
-    return [(f["filename"], f["line"], f["column"], f["message"], f["fix"] is not None) for f in findings]
+    return [
+        (f["filename"], f["line"], f["column"], f["message"], f["fix"] is not None)
+        for f in findings
+    ]
 
 
 def _pyproject(requires: str | None, deps: list[str], extras: str = "") -> str:
     rp = f'requires-python = "{requires}"\n' if requires else ""
-    return f'[project]\nname = "pkg"\nversion = "0.1"\n{rp}dependencies = {json.dumps(deps)}\n{extras}'
+    return (
+        f'[project]\nname = "pkg"\nversion = "0.1"\n{rp}dependencies = {json.dumps(deps)}\n{extras}'
+    )
 
 
 # -- ML783 ------------------------------------------------------------------------------
@@ -66,35 +77,70 @@ def test_version_table_has_the_required_names() -> None:
 
 
 def test_ml783_messages_positions_and_guards(tmp_path: Path) -> None:
-    root = _write(tmp_path, {
-        "pyproject.toml": _pyproject(">=3.9", ["numpy"]),
-        "pkg/__init__.py": (
-            "import sys, tomllib\n"
-            "import itertools as it\n"
-            "from typing import Any, Self, override\n"
-            "pairs = it.pairwise([1, 2])\n"
-            "try:\n"
-            "    from datetime import UTC\n"
-            "except ImportError:\n"
-            "    UTC = None\n"
-            "if sys.version_info >= (3, 12):\n"
-            "    from itertools import batched\n"
-            "def f():\n"
-            "    raise ExceptionGroup('x', [])\n"
-        ),
-    })
+    root = _write(
+        tmp_path,
+        {
+            "pyproject.toml": _pyproject(">=3.9", ["numpy"]),
+            "pkg/__init__.py": (
+                "import sys, tomllib\n"
+                "import itertools as it\n"
+                "from typing import Any, Self, override\n"
+                "pairs = it.pairwise([1, 2])\n"
+                "try:\n"
+                "    from datetime import UTC\n"
+                "except ImportError:\n"
+                "    UTC = None\n"
+                "if sys.version_info >= (3, 12):\n"
+                "    from itertools import batched\n"
+                "def f():\n"
+                "    raise ExceptionGroup('x', [])\n"
+            ),
+        },
+    )
     assert _short(_run(root, "ML783")) == [
-        ("pkg/__init__.py", 1, 13, "'tomllib' was added in Python 3.11, but requires-python allows 3.9", False),
-        ("pkg/__init__.py", 3, 25, "'typing.Self' was added in Python 3.11, but requires-python allows 3.9", False),
-        ("pkg/__init__.py", 3, 31, "'typing.override' was added in Python 3.12, but requires-python allows 3.9", False),
-        ("pkg/__init__.py", 4, 9, "'itertools.pairwise' was added in Python 3.10, but requires-python allows 3.9", False),
-        ("pkg/__init__.py", 12, 11, "'ExceptionGroup' was added in Python 3.11, but requires-python allows 3.9", False),
+        (
+            "pkg/__init__.py",
+            1,
+            13,
+            "'tomllib' was added in Python 3.11, but requires-python allows 3.9",
+            False,
+        ),
+        (
+            "pkg/__init__.py",
+            3,
+            25,
+            "'typing.Self' was added in Python 3.11, but requires-python allows 3.9",
+            False,
+        ),
+        (
+            "pkg/__init__.py",
+            3,
+            31,
+            "'typing.override' was added in Python 3.12, but requires-python allows 3.9",
+            False,
+        ),
+        (
+            "pkg/__init__.py",
+            4,
+            9,
+            "'itertools.pairwise' was added in Python 3.10, but requires-python allows 3.9",
+            False,
+        ),
+        (
+            "pkg/__init__.py",
+            12,
+            11,
+            "'ExceptionGroup' was added in Python 3.11, but requires-python allows 3.9",
+            False,
+        ),
     ]
 
 
 def test_ml783_is_silent_for_mllint_style_projects_and_unknown_min_python(tmp_path: Path) -> None:
     src = "from typing import ParamSpec, TypeAlias\nimport tomllib\n"
-    root = _write(tmp_path / "a", {"pyproject.toml": _pyproject(">=3.11", []), "pkg/__init__.py": src})
+    root = _write(
+        tmp_path / "a", {"pyproject.toml": _pyproject(">=3.11", []), "pkg/__init__.py": src}
+    )
     assert _run(root, "ML783") == []
     root = _write(tmp_path / "b", {"pyproject.toml": _pyproject(None, []), "pkg/__init__.py": src})
     assert _run(root, "ML783") == []
@@ -108,23 +154,35 @@ def test_ml783_is_silent_for_mllint_style_projects_and_unknown_min_python(tmp_pa
         ([], False),
     ],
 )
-def test_ml783_fix_needs_an_unconditional_typing_extensions(tmp_path: Path, deps: list[str], has_fix: bool) -> None:
-    root = _write(tmp_path, {
-        "pyproject.toml": _pyproject(">=3.9", deps),
-        "pkg/__init__.py": "from typing import Any, Self  # keep\nimport tomllib\n",
-    })
+def test_ml783_fix_needs_an_unconditional_typing_extensions(
+    tmp_path: Path, deps: list[str], has_fix: bool
+) -> None:
+    root = _write(
+        tmp_path,
+        {
+            "pyproject.toml": _pyproject(">=3.9", deps),
+            "pkg/__init__.py": "from typing import Any, Self  # keep\nimport tomllib\n",
+        },
+    )
     found = _short(_run(root, "ML783"))
     assert [(f[1], f[4]) for f in found] == [(1, has_fix), (2, False)]
     _run(root, "ML783", "--fix", "--unsafe-fixes")
-    expected = "from typing import Any\nfrom typing_extensions import Self  # keep\n" if has_fix else "from typing import Any, Self  # keep\n"
+    expected = (
+        "from typing import Any\nfrom typing_extensions import Self  # keep\n"
+        if has_fix
+        else "from typing import Any, Self  # keep\n"
+    )
     assert (root / "pkg/__init__.py").read_text() == expected + "import tomllib\n"
 
 
 def test_ml783_fix_skips_statements_sharing_a_line(tmp_path: Path) -> None:
-    root = _write(tmp_path, {
-        "pyproject.toml": _pyproject(">=3.9", ["typing-extensions"]),
-        "pkg/__init__.py": "import os; from typing import Self\n",
-    })
+    root = _write(
+        tmp_path,
+        {
+            "pyproject.toml": _pyproject(">=3.9", ["typing-extensions"]),
+            "pkg/__init__.py": "import os; from typing import Self\n",
+        },
+    )
     assert [f[4] for f in _short(_run(root, "ML783"))] == [False]
 
 
@@ -132,19 +190,36 @@ def test_ml783_fix_skips_statements_sharing_a_line(tmp_path: Path) -> None:
 
 
 def test_ml781_message_and_reachability(tmp_path: Path) -> None:
-    extras = '[project.optional-dependencies]\nml = ["scikit-learn>=1.3", "PyYAML"]\nall = ["pkg[ml]"]\n'
-    root = _write(tmp_path, {
-        "pyproject.toml": _pyproject(">=3.10", ["numpy"], extras),
-        "src/pkg/__init__.py": "from .a import f\n",
-        "src/pkg/a.py": "from pkg.b import g\nimport yaml\ndef f():\n    import sklearn\n",
-        "src/pkg/b.py": "from sklearn.linear_model import Ridge\n",
-        "src/pkg/c.py": "import sklearn\n",  # not reachable
-    })
+    extras = (
+        '[project.optional-dependencies]\nml = ["scikit-learn>=1.3", "PyYAML"]\nall = ["pkg[ml]"]\n'
+    )
+    root = _write(
+        tmp_path,
+        {
+            "pyproject.toml": _pyproject(">=3.10", ["numpy"], extras),
+            "src/pkg/__init__.py": "from .a import f\n",
+            "src/pkg/a.py": "from pkg.b import g\nimport yaml\ndef f():\n    import sklearn\n",
+            "src/pkg/b.py": "from sklearn.linear_model import Ridge\n",
+            "src/pkg/c.py": "import sklearn\n",  # not reachable
+        },
+    )
     assert _short(_run(root, "ML781")) == [
-        ("src/pkg/a.py", 2, 1, "'PyYAML' is only in [project.optional-dependencies].ml, but 'pkg.a' imports it at "
-         "import time and is imported by 'pkg/__init__.py': 'import pkg' fails without the extra", False),
-        ("src/pkg/b.py", 1, 1, "'scikit-learn' is only in [project.optional-dependencies].ml, but 'pkg.b' imports it "
-         "at import time and is imported by 'pkg/__init__.py': 'import pkg' fails without the extra", False),
+        (
+            "src/pkg/a.py",
+            2,
+            1,
+            "'PyYAML' is only in [project.optional-dependencies].ml, but 'pkg.a' imports it at "
+            "import time and is imported by 'pkg/__init__.py': 'import pkg' fails without the extra",
+            False,
+        ),
+        (
+            "src/pkg/b.py",
+            1,
+            1,
+            "'scikit-learn' is only in [project.optional-dependencies].ml, but 'pkg.b' imports it "
+            "at import time and is imported by 'pkg/__init__.py': 'import pkg' fails without the extra",
+            False,
+        ),
     ]
 
 
@@ -153,10 +228,13 @@ def test_ml781_import_names_option_and_required_dists(tmp_path: Path) -> None:
         '[project.optional-dependencies]\nx = ["my-sdk", "numpy"]\n'
         '[tool.mllint.optional-dependency-imported-eagerly]\nimport-names = {my-sdk = "mysdk"}\n'
     )
-    root = _write(tmp_path, {
-        "pyproject.toml": _pyproject(">=3.10", ["numpy"], extras),
-        "pkg/__init__.py": "import numpy\nimport mysdk\n",
-    })
+    root = _write(
+        tmp_path,
+        {
+            "pyproject.toml": _pyproject(">=3.10", ["numpy"], extras),
+            "pkg/__init__.py": "import numpy\nimport mysdk\n",
+        },
+    )
     assert [(f[1], f[3][:9]) for f in _short(_run(root, "ML781"))] == [(2, "'my-sdk' ")]
 
 
@@ -164,18 +242,29 @@ def test_ml781_import_names_option_and_required_dists(tmp_path: Path) -> None:
 
 
 def test_ml782_message_and_min_python(tmp_path: Path) -> None:
-    root = _write(tmp_path, {
-        "pyproject.toml": _pyproject(">=3.10", ["typing_extensions>=4; python_version < '3.10'"]),
-        "pkg/__init__.py": "import sys\nif sys.version_info < (3, 10):\n    from typing_extensions import Self\n",
-        "tests/test_a.py": "from typing_extensions import Self\n",
-    })
+    root = _write(
+        tmp_path,
+        {
+            "pyproject.toml": _pyproject(
+                ">=3.10", ["typing_extensions>=4; python_version < '3.10'"]
+            ),
+            "pkg/__init__.py": "import sys\nif sys.version_info < (3, 10):\n    from typing_extensions import Self\n",
+            "tests/test_a.py": "from typing_extensions import Self\n",
+        },
+    )
     # with requires-python >= 3.10 the guard never holds: nothing to flag
     assert _run(root, "ML782") == []
     (root / "pkg/__init__.py").write_text("from typing_extensions import Self\n")
     assert _short(_run(root, "ML782")) == [
-        ("pkg/__init__.py", 1, 1, "'typing_extensions' is required only when python_version < \"3.10\", but "
-         "'from typing_extensions import Self' runs on every Python version; guard it with "
-         "'if sys.version_info …' or declare it without the marker", False),
+        (
+            "pkg/__init__.py",
+            1,
+            1,
+            "'typing_extensions' is required only when python_version < \"3.10\", but "
+            "'from typing_extensions import Self' runs on every Python version; guard it with "
+            "'if sys.version_info …' or declare it without the marker",
+            False,
+        ),
     ]
 
 
@@ -192,12 +281,18 @@ def test_ml971_uses_ml701_heavy_settings(tmp_path: Path) -> None:
     root = _write(tmp_path, files)
     assert _run(root, "ML971") == []
     (root / "pyproject.toml").write_text(
-        _pyproject(">=3.10", []) + '[tool.mllint.eager-heavy-import]\nextend-heavy-modules = ["my_big_sdk"]\n'
+        _pyproject(">=3.10", [])
+        + '[tool.mllint.eager-heavy-import]\nextend-heavy-modules = ["my_big_sdk"]\n'
     )
     assert _short(_run(root, "ML971")) == [
-        ("pkg/__init__.py", 1, 1, "'from .m import Model' in pkg/__init__.py imports pkg.m, which imports "
-         "my_big_sdk at import time (chain: pkg.m → pkg.n → my_big_sdk); serve 'Model' lazily via __getattr__",
-         True),
+        (
+            "pkg/__init__.py",
+            1,
+            1,
+            "'from .m import Model' in pkg/__init__.py imports pkg.m, which imports "
+            "my_big_sdk at import time (chain: pkg.m → pkg.n → my_big_sdk); serve 'Model' lazily via __getattr__",
+            True,
+        ),
     ]
 
 
@@ -343,22 +438,27 @@ def test_ml971_fix_covers_only_the_statements_it_can_rewrite(tmp_path: Path) -> 
 
 
 def test_ml704_fix_only_with_a_package_folder(tmp_path: Path) -> None:
-    root = _write(tmp_path, {
-        "pyproject.toml": _pyproject(">=3.10", []),
-        "src/ml_toolkit/__init__.py": "",
-        "src/ml_toolkit/models.py": "X = 1\n",
-        "src/helpers.py": "Y = 1\n",
-        "scripts/train.py": (
-            "import src.ml_toolkit.models as models\n"
-            "import src.ml_toolkit\n"
-            "from src.ml_toolkit.models import X\n"
-            "from src.helpers import Y\n"
-        ),
-    })
+    root = _write(
+        tmp_path,
+        {
+            "pyproject.toml": _pyproject(">=3.10", []),
+            "src/ml_toolkit/__init__.py": "",
+            "src/ml_toolkit/models.py": "X = 1\n",
+            "src/helpers.py": "Y = 1\n",
+            "scripts/train.py": (
+                "import src.ml_toolkit.models as models\n"
+                "import src.ml_toolkit\n"
+                "from src.ml_toolkit.models import X\n"
+                "from src.helpers import Y\n"
+            ),
+        },
+    )
     found = _run(root, "ML704", project_only=False)
     assert [(f["filename"], f["line"], f["fix"] is not None) for f in found] == [
-        ("scripts/train.py", 1, True), ("scripts/train.py", 2, False),
-        ("scripts/train.py", 3, True), ("scripts/train.py", 4, False),
+        ("scripts/train.py", 1, True),
+        ("scripts/train.py", 2, False),
+        ("scripts/train.py", 3, True),
+        ("scripts/train.py", 4, False),
     ]
     assert found[2]["message"] == (
         "Import through 'src' imports the working tree instead of the installed package; install the "
@@ -374,7 +474,9 @@ def test_ml704_fix_only_with_a_package_folder(tmp_path: Path) -> None:
 
 
 def test_ml704_reports_src_init(tmp_path: Path) -> None:
-    root = _write(tmp_path, {"pyproject.toml": _pyproject(">=3.10", []), "src/__init__.py": "\"\"\"src.\"\"\"\n"})
+    root = _write(
+        tmp_path, {"pyproject.toml": _pyproject(">=3.10", []), "src/__init__.py": '"""src."""\n'}
+    )
     found = _run(root, "ML704", project_only=False)
     assert [(f["filename"], f["line"], f["column"]) for f in found] == [("src/__init__.py", 1, 1)]
     (root / "pyproject.toml").unlink()

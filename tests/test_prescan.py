@@ -78,7 +78,9 @@ def test_syntax_error_still_reported_when_gates_reject() -> None:
 
 
 def test_scan_indexes_every_node() -> None:
-    src = "import a.b as c\nfrom .x import y\nfrom z import *\n\n\ndef f(p=[]):\n    return c.d(p)\n"
+    src = (
+        "import a.b as c\nfrom .x import y\nfrom z import *\n\n\ndef f(p=[]):\n    return c.d(p)\n"
+    )
     scan = _scan(src)
     assert sorted(type(n).__name__ for n in walk(scan.tree)) == sorted(
         type(n).__name__ for n in ast.walk(ast.parse(src)) if not isinstance(n, ast.expr_context)
@@ -109,9 +111,7 @@ def test_in_loops_covers_bodies_tests_and_inner_comprehension_parts() -> None:
         {k: k in a7 for k in c7}
         """
     )
-    found = sorted(
-        dotted_name(c.comparators[0]) or "" for c in scan.in_loops(ast.Compare)
-    )
+    found = sorted(dotted_name(c.comparators[0]) or "" for c in scan.in_loops(ast.Compare))
     assert found == ["a1", "a2", "a3", "a4", "a5", "a6", "a7"]
     no_comp = sorted(
         dotted_name(c.comparators[0]) or ""

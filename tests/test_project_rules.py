@@ -21,12 +21,25 @@ GOOD = project_cases("good")
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "mllint", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "mllint", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
 def _run(root: Path, code: str, fix: str | None = None) -> list[tuple[str, int, str]]:
-    args = ["check", "--project-only", "--no-cache", "--select", code, "--output-format", "json", "."]
+    args = [
+        "check",
+        "--project-only",
+        "--no-cache",
+        "--select",
+        code,
+        "--output-format",
+        "json",
+        ".",
+    ]
     if fix:
         args[1:1] = ["--fix"] + (["--unsafe-fixes"] if fix == "unsafe" else ["--no-unsafe-fixes"])
     r = _cli(*args, cwd=root)
@@ -104,7 +117,14 @@ FORMATTERS = (
 
 
 def test_check_dot_reports_project_files_in_every_format(tmp_path: Path) -> None:
-    root = _write(tmp_path, {"pyproject.toml": "[tool.mllint]\n", ".pre-commit-config.yaml": FORMATTERS, "a.py": "x = 1\n"})
+    root = _write(
+        tmp_path,
+        {
+            "pyproject.toml": "[tool.mllint]\n",
+            ".pre-commit-config.yaml": FORMATTERS,
+            "a.py": "x = 1\n",
+        },
+    )
     r = _cli("check", "--no-cache", "--output-format", "json", ".", cwd=root)
     data = json.loads(r.stdout)
     assert [(d["filename"], d["line"], d["column"], d["code"]) for d in data] == [
@@ -119,22 +139,32 @@ def test_check_dot_reports_project_files_in_every_format(tmp_path: Path) -> None
     # a checked subfolder does not cover the project root: no project rules
     (root / "sub").mkdir()
     (root / "sub" / "b.py").write_text("y = 2\n")
-    assert _cli("check", "--no-cache", "--output-format", "json", "sub", cwd=root).stdout.strip() == "[]"
+    assert (
+        _cli("check", "--no-cache", "--output-format", "json", "sub", cwd=root).stdout.strip()
+        == "[]"
+    )
 
 
 def test_project_only_and_noqa_and_per_file_ignores(tmp_path: Path) -> None:
-    root = _write(tmp_path, {
-        "pyproject.toml": "[tool.mllint]\n",
-        ".pre-commit-config.yaml": FORMATTERS,
-        "a.py": "import numpy as np\nx = np.nan\nif x == np.nan:\n    pass\n",
-    })
+    root = _write(
+        tmp_path,
+        {
+            "pyproject.toml": "[tool.mllint]\n",
+            ".pre-commit-config.yaml": FORMATTERS,
+            "a.py": "import numpy as np\nx = np.nan\nif x == np.nan:\n    pass\n",
+        },
+    )
     r = _cli("check", "--project-only", "--no-cache", "--output-format", "json", cwd=root / ".")
     assert [d["code"] for d in json.loads(r.stdout)] == ["ML793"]  # ML102 is a per-file rule
-    (root / ".pre-commit-config.yaml").write_text(FORMATTERS.replace("id: yapf", "id: yapf  # noqa: ML793"))
+    (root / ".pre-commit-config.yaml").write_text(
+        FORMATTERS.replace("id: yapf", "id: yapf  # noqa: ML793")
+    )
     r = _cli("check", "--project-only", "--no-cache", "--output-format", "json", cwd=root)
     assert json.loads(r.stdout) == []
     (root / ".pre-commit-config.yaml").write_text(FORMATTERS)
-    (root / "pyproject.toml").write_text('[tool.mllint]\nper-file-ignores = {".pre-commit-config.yaml" = ["conflicting-formatters"]}\n')
+    (root / "pyproject.toml").write_text(
+        '[tool.mllint]\nper-file-ignores = {".pre-commit-config.yaml" = ["conflicting-formatters"]}\n'
+    )
     r = _cli("check", "--project-only", "--no-cache", "--output-format", "json", cwd=root)
     assert json.loads(r.stdout) == []
 
@@ -142,13 +172,26 @@ def test_project_only_and_noqa_and_per_file_ignores(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "text", "expected"),
     [
-        (".pre-commit-config.yaml", "repos:\n  - repo: local\n    hooks: [\n", ".pre-commit-config.yaml: error: invalid YAML at line 4, column 1"),
+        (
+            ".pre-commit-config.yaml",
+            "repos:\n  - repo: local\n    hooks: [\n",
+            ".pre-commit-config.yaml: error: invalid YAML at line 4, column 1",
+        ),
         ("pytest.ini", "testpaths = tests\n", "pytest.ini: error: invalid INI at line 1, column 1"),
         ("ruff.toml", "[lint]\nselect = = 1\n", "ruff.toml: error: invalid TOML at line 2, column"),
     ],
 )
-def test_malformed_project_file_is_an_error_and_the_run_goes_on(tmp_path: Path, name: str, text: str, expected: str) -> None:
-    root = _write(tmp_path, {"pyproject.toml": "[tool.mllint]\n", name: text, "a.py": "import numpy as np\nok = x == np.nan\n"})
+def test_malformed_project_file_is_an_error_and_the_run_goes_on(
+    tmp_path: Path, name: str, text: str, expected: str
+) -> None:
+    root = _write(
+        tmp_path,
+        {
+            "pyproject.toml": "[tool.mllint]\n",
+            name: text,
+            "a.py": "import numpy as np\nok = x == np.nan\n",
+        },
+    )
     r = _cli("check", "--no-cache", "--output-format", "concise", ".", cwd=root)
     assert expected in r.stdout, r.stdout
     assert "a.py:2:6: ML102" in r.stdout  # the rest of the run went on
@@ -178,7 +221,14 @@ def test_fix_keeps_comments_and_diff_writes_nothing(tmp_path: Path) -> None:
 
 
 def test_warm_project_run_uses_the_cache_without_libcst(tmp_path: Path) -> None:
-    root = _write(tmp_path, {"pyproject.toml": "[tool.mllint]\n", ".pre-commit-config.yaml": FORMATTERS, "a.py": "x = 1\n"})
+    root = _write(
+        tmp_path,
+        {
+            "pyproject.toml": "[tool.mllint]\n",
+            ".pre-commit-config.yaml": FORMATTERS,
+            "a.py": "x = 1\n",
+        },
+    )
     cold = _cli("check", "--output-format", "json", ".", cwd=root)
     code = (
         "import sys, mllint.cli as c\n"

@@ -22,13 +22,35 @@ from mllint import __version__
 
 #: the codes of the built-in project rules (a test keeps this in sync with the classes)
 PROJECT_CODES = frozenset(
-    {"ML704", "ML781", "ML782", "ML783", "ML784", "ML785", "ML791", "ML792", "ML793",
-     "ML794", "ML795", "ML796", "ML971", "ML972"}
+    {
+        "ML704",
+        "ML781",
+        "ML782",
+        "ML783",
+        "ML784",
+        "ML785",
+        "ML791",
+        "ML792",
+        "ML793",
+        "ML794",
+        "ML795",
+        "ML796",
+        "ML971",
+        "ML972",
+    }
 )
 _FILES = (
-    "pyproject.toml", "ruff.toml", ".ruff.toml", "pytest.toml", ".pytest.toml",
-    ".pre-commit-config.yaml", ".pre-commit-config.yml", "pytest.ini", ".pytest.ini",
-    "tox.ini", "setup.cfg",
+    "pyproject.toml",
+    "ruff.toml",
+    ".ruff.toml",
+    "pytest.toml",
+    ".pytest.toml",
+    ".pre-commit-config.yaml",
+    ".pre-commit-config.yml",
+    "pytest.ini",
+    ".pytest.ini",
+    "tox.ini",
+    "setup.cfg",
 )
 
 
@@ -40,7 +62,13 @@ def _hash_file(h: Any, path: Path) -> None:
         h.update(b"<missing>")
 
 
-def key(root: Path, settings: Any, codes: Sequence[str], python: Sequence[tuple[Path, str, str]], want_edits: bool) -> str:
+def key(
+    root: Path,
+    settings: Any,
+    codes: Sequence[str],
+    python: Sequence[tuple[Path, str, str]],
+    want_edits: bool,
+) -> str:
     h = hashlib.sha256()
     h.update(f"{__version__}\0{settings!r}\0{sorted(codes)}\0{want_edits}\0".encode())
     for name in _FILES:

@@ -25,9 +25,9 @@ def is_project_root(directory: Path) -> bool:
     start directory when it finds none: a plain folder of sources is not a project)."""
     from mllint.project.files import ROOT_MARKERS
 
-    return any((directory / name).is_file() for name in ROOT_MARKERS) or (
-        directory / ".git"
-    ).exists()
+    return (
+        any((directory / name).is_file() for name in ROOT_MARKERS) or (directory / ".git").exists()
+    )
 
 
 def check_outcomes(
@@ -53,7 +53,9 @@ def check_outcomes(
     if not codes:
         return []
     files = found.files
-    if project_only and not any(os.path.isdir(p) and Path(os.path.abspath(p)) == root for p in paths):
+    if project_only and not any(
+        os.path.isdir(p) and Path(os.path.abspath(p)) == root for p in paths
+    ):
         from mllint.runner import discover
 
         files = discover([root], settings).files
@@ -100,5 +102,9 @@ def _decode(data: list[dict[str, Any]]) -> list[Any]:
     out = []
     for item in data:
         violations = [Violation.from_json(v, v.get("source_line", "")) for v in item["violations"]]
-        out.append(FileOutcome(FileResult(item["filename"], violations=violations, error=item.get("error"))))
+        out.append(
+            FileOutcome(
+                FileResult(item["filename"], violations=violations, error=item.get("error"))
+            )
+        )
     return out

@@ -65,12 +65,16 @@ class Declared:
     """One requirement string in ``pyproject.toml`` with its table path (for positions)."""
 
     req: Req
-    key: tuple[Any, ...]  # ("project", "dependencies") or ("project", "optional-dependencies", extra)
+    key: tuple[
+        Any, ...
+    ]  # ("project", "dependencies") or ("project", "optional-dependencies", extra)
     index: int  # position in the array
 
     @property
     def extra(self) -> str | None:
-        return self.key[2] if len(self.key) == 3 and self.key[1] == "optional-dependencies" else None
+        return (
+            self.key[2] if len(self.key) == 3 and self.key[1] == "optional-dependencies" else None
+        )
 
 
 def declared(index: ProjectIndex) -> Iterator[Declared]:
@@ -126,7 +130,9 @@ def dev_dependency_names(index: ProjectIndex) -> set[str]:
     if isinstance(uv, dict):
         add_list(uv.get("dev-dependencies"))
     try:
-        reqs = sorted(index.root.glob("requirements*.txt")) + sorted(index.root.glob("requirements/*.txt"))
+        reqs = sorted(index.root.glob("requirements*.txt")) + sorted(
+            index.root.glob("requirements/*.txt")
+        )
     except OSError:  # pragma: no cover
         reqs = []
     for p in reqs:

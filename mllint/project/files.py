@@ -153,7 +153,9 @@ def parse_text(kind: str, text: str) -> Any:
             raise ParseError("the first setting is not inside a [section]", exc.lineno, 1) from None
         except configparser.ParsingError as exc:
             lineno = exc.errors[0][0] if exc.errors else None
-            raise ParseError("a line is neither a [section], a 'key = value' nor a continuation", lineno, 1) from None
+            raise ParseError(
+                "a line is neither a [section], a 'key = value' nor a continuation", lineno, 1
+            ) from None
         except configparser.Error as exc:
             raise ParseError(str(exc).splitlines()[0]) from None
         return parser
@@ -161,7 +163,9 @@ def parse_text(kind: str, text: str) -> Any:
         try:
             return ast.parse(text)
         except (SyntaxError, ValueError) as exc:
-            raise ParseError(str(exc), getattr(exc, "lineno", None), getattr(exc, "offset", None)) from None
+            raise ParseError(
+                str(exc), getattr(exc, "lineno", None), getattr(exc, "offset", None)
+            ) from None
     raise AssertionError(kind)  # pragma: no cover
 
 
@@ -316,8 +320,23 @@ class ProjectIndex:
             return self.cache["_top"]  # type: ignore[no-any-return]
         from mllint.globs import matches_any
 
-        skip = {"tests", "test", "testing", "docs", "doc", "examples", "example", "scripts",
-                "benchmarks", "benchmark", "build", "dist", "notebooks", "tools", "src"}
+        skip = {
+            "tests",
+            "test",
+            "testing",
+            "docs",
+            "doc",
+            "examples",
+            "example",
+            "scripts",
+            "benchmarks",
+            "benchmark",
+            "build",
+            "dist",
+            "notebooks",
+            "tools",
+            "src",
+        }
         excludes = (*self.settings.exclude, *self.settings.extend_exclude)
         out: list[str] = []
         for base in (self.root / "src", self.root):
@@ -331,9 +350,15 @@ class ProjectIndex:
                 if e.name in skip or e.name.startswith((".", "_")) or not e.is_dir():
                     continue
                 rel = Path(e.path).relative_to(self.root).as_posix()
-                if matches_any(rel, excludes) or matches_any(rel + "/__init__.py", self.settings.test_paths):
+                if matches_any(rel, excludes) or matches_any(
+                    rel + "/__init__.py", self.settings.test_paths
+                ):
                     continue
-                if (Path(e.path) / "__init__.py").is_file() and e.name.isidentifier() and e.name not in out:
+                if (
+                    (Path(e.path) / "__init__.py").is_file()
+                    and e.name.isidentifier()
+                    and e.name not in out
+                ):
                     out.append(e.name)
         self.cache["_top"] = out
         return out

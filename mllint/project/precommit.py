@@ -92,7 +92,11 @@ def load(index: ProjectIndex) -> PreCommitConfig | None:
                 if not repo_node.tag.endswith(":map"):
                     continue
                 rf = _fields(repo_node)
-                repo = str(rf["repo"][1].value) if "repo" in rf and isinstance(rf["repo"][1].value, str) else ""
+                repo = (
+                    str(rf["repo"][1].value)
+                    if "repo" in rf and isinstance(rf["repo"][1].value, str)
+                    else ""
+                )
                 hk = rf.get("hooks")
                 if hk is None or not hk[1].tag.endswith(":seq"):
                     continue
@@ -142,7 +146,12 @@ def set_key(hook: Hook, key: str, value_text: str) -> FileEdit:
     anchor = id_kv[1] if id_kv is not None else hook.node.value[0][1]
     key_node = id_kv[0] if id_kv is not None else hook.node.value[0][0]
     indent = key_node.start_mark.column
-    at = _line_end(text, anchor.end_mark.index if anchor.end_mark.line == key_node.start_mark.line else key_node.start_mark.index)
+    at = _line_end(
+        text,
+        anchor.end_mark.index
+        if anchor.end_mark.line == key_node.start_mark.line
+        else key_node.start_mark.index,
+    )
     newline = "\r\n" if text[at : at + 2] == "\r\n" or text.find("\r\n") >= 0 else "\n"
     if text[at - 1 : at] == "\r":
         at -= 1

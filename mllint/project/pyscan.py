@@ -18,7 +18,9 @@ Version = tuple[int, int]
 #: the interpreter versions considered when deciding whether a guard implies a condition
 CANDIDATE_VERSIONS: tuple[Version, ...] = ((2, 7), *((3, m) for m in range(0, 21)))
 
-_AVAILABILITY_RE = re.compile(r"avail|find_spec|installed|has_|_has|HAS_|importable|is_.*_available", re.I)
+_AVAILABILITY_RE = re.compile(
+    r"avail|find_spec|installed|has_|_has|HAS_|importable|is_.*_available", re.I
+)
 _CATCH_IMPORT = frozenset({"ImportError", "ModuleNotFoundError"})
 
 
@@ -49,7 +51,9 @@ class Ctx:
     def guard_holds(self, v: Version) -> bool:
         return all(p(v) for p in self.version)
 
-    def implies(self, condition: Callable[[Version], bool], min_python: Version | None = None) -> bool:
+    def implies(
+        self, condition: Callable[[Version], bool], min_python: Version | None = None
+    ) -> bool:
         """Whether every version allowed by the guards (and ``min_python``) satisfies
         ``condition``; False when there is no version guard at all."""
         if not self.version:
@@ -192,7 +196,11 @@ def _walk(node: ast.AST, ctx: Ctx) -> Iterator[tuple[ast.AST, Ctx]]:
             yield from _walk(s, body_ctx)
         for h in node.handlers:  # type: ignore[attr-defined]
             names = _caught_names(h)
-            hctx = replace(ctx, in_import_fallback=True) if names & _CATCH_IMPORT or "*" in names else ctx
+            hctx = (
+                replace(ctx, in_import_fallback=True)
+                if names & _CATCH_IMPORT or "*" in names
+                else ctx
+            )
             yield h, hctx
             if h.type is not None:
                 yield from _walk(h.type, ctx)
@@ -225,7 +233,9 @@ class ImportInfo:
         return [self.module, *(f"{self.module}.{n}" for n in self.names if n != "*")]
 
 
-def resolve_relative(module: str | None, level: int, current: str | None, is_package: bool) -> str | None:
+def resolve_relative(
+    module: str | None, level: int, current: str | None, is_package: bool
+) -> str | None:
     if level == 0:
         return module
     if current is None:
@@ -241,7 +251,9 @@ def resolve_relative(module: str | None, level: int, current: str | None, is_pac
     return ".".join([*base, module]) if module else ".".join(base)
 
 
-def imports(tree: ast.Module, current: str | None = None, is_package: bool = False) -> list[ImportInfo]:
+def imports(
+    tree: ast.Module, current: str | None = None, is_package: bool = False
+) -> list[ImportInfo]:
     out: list[ImportInfo] = []
     for node, ctx in walk(tree):
         if isinstance(node, ast.Import):
@@ -267,7 +279,9 @@ def statement_text(source_line: str, node: ast.stmt) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def node_span(text_line: Callable[[int], str], offset_of: Callable[[int, int], int], node: ast.AST) -> tuple[int, int]:
+def node_span(
+    text_line: Callable[[int], str], offset_of: Callable[[int, int], int], node: ast.AST
+) -> tuple[int, int]:
     """Character offsets of an ast node (ast columns are UTF-8 byte offsets)."""
 
     def char_col(line: int, byte_col: int) -> int:

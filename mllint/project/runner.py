@@ -24,7 +24,9 @@ MAX_PASSES = 25
 def project_rules() -> dict[str, type[ProjectRule]]:
     from mllint.rule import all_rules
 
-    return {c: r for c, r in all_rules().items() if isinstance(r, type) and issubclass(r, ProjectRule)}
+    return {
+        c: r for c, r in all_rules().items() if isinstance(r, type) and issubclass(r, ProjectRule)
+    }
 
 
 def project_codes() -> frozenset[str]:
@@ -42,7 +44,9 @@ def _suppressed(pf: ProjectFile, f: ProjectFinding) -> bool:
     return is_suppressed(pf.index.line_text(line), f.code, f.name)
 
 
-def collect(index: ProjectIndex, rules: Iterable[tuple[type[ProjectRule], dict[str, Any]]]) -> list[ProjectFinding]:
+def collect(
+    index: ProjectIndex, rules: Iterable[tuple[type[ProjectRule], dict[str, Any]]]
+) -> list[ProjectFinding]:
     """Every finding of ``rules`` on the project as it is in memory (suppressions applied)."""
     from mllint.config import per_file_ignored
 
@@ -86,7 +90,9 @@ def _validates(pf: ProjectFile, text: str) -> bool:
     return True
 
 
-def _apply(index: ProjectIndex, fixes: list[ProjectFinding], failed: set[tuple[str, str, int]]) -> list[ProjectFinding]:
+def _apply(
+    index: ProjectIndex, fixes: list[ProjectFinding], failed: set[tuple[str, str, int]]
+) -> list[ProjectFinding]:
     """Apply non-overlapping fixes to the in-memory texts; returns the findings fixed."""
     taken: dict[str, list[tuple[int, int]]] = {}
     chosen: list[ProjectFinding] = []
@@ -218,7 +224,11 @@ def run_project(
                     outcome.written = True
         outcomes.append(outcome)
     for rel, message in sorted(index.errors.items()):
-        outcomes.append(FileOutcome(FileResult(rel if rel.startswith("<") else _display(root, rel), error=message)))
+        outcomes.append(
+            FileOutcome(
+                FileResult(rel if rel.startswith("<") else _display(root, rel), error=message)
+            )
+        )
     return outcomes
 
 
@@ -242,10 +252,17 @@ def _violation(pf: ProjectFile, f: ProjectFinding, want_edits: bool) -> Violatio
             )
         fix_info = FixInfo(f.fix.safety.value, edits)
     return Violation(
-        f.code, f.name, f.message, pf.display, line, col, end_line, end_col, fix_info,
+        f.code,
+        f.name,
+        f.message,
+        pf.display,
+        line,
+        col,
+        end_line,
+        end_col,
+        fix_info,
         pf.index.line_text(line),
     )
 
 
 __all__ = ["ProjectFix", "collect", "project_codes", "project_rules", "run_project"]
-

@@ -257,9 +257,10 @@ class FileContext:
             ):
                 return "elementwise"
             return "other"
-        if isinstance(parent, (cst.If, cst.While, cst.Assert, cst.IfExp)) and getattr(
-            parent, "test", None
-        ) is node:
+        if (
+            isinstance(parent, (cst.If, cst.While, cst.Assert, cst.IfExp))
+            and getattr(parent, "test", None) is node
+        ):
             return "scalar"
         if isinstance(parent, cst.BooleanOperation):
             return "scalar"
@@ -285,7 +286,11 @@ class FileContext:
     def in_type_checking(self) -> bool:
         for i in range(len(self.stack) - 1, 0, -1):
             parent, child = self.stack[i - 1], self.stack[i]
-            if isinstance(parent, cst.If) and child is parent.body and is_type_checking_test(parent.test):
+            if (
+                isinstance(parent, cst.If)
+                and child is parent.body
+                and is_type_checking_test(parent.test)
+            ):
                 return True
         return False
 
@@ -385,10 +390,18 @@ class FileContext:
         target = f"{module}.{attr}" if attr else module
         # 1. an existing binding of exactly what we need, visible here
         for local, binding in self._runtime_imports(mod_scope):
-            if attr is not None and binding.qualname == target and self._visible(local, binding, scope):
+            if (
+                attr is not None
+                and binding.qualname == target
+                and self._visible(local, binding, scope)
+            ):
                 return ImportPlan(local)
         for local, binding in self._runtime_imports(mod_scope):
-            if binding.qualname == module and self._is_module_import(binding) and self._visible(local, binding, scope):
+            if (
+                binding.qualname == module
+                and self._is_module_import(binding)
+                and self._visible(local, binding, scope)
+            ):
                 return ImportPlan(f"{local}.{attr}" if attr else local)
         # 2. a new import
         uses_from = attr is not None and any(
@@ -406,7 +419,8 @@ class FileContext:
                 # `import a.b` binds `a`: fine when `a` is this very package
                 existing = self.model.lookup(top, scope)
                 if not existing or not all(
-                    b.kind == "import" and b.qualname == top and not b.type_checking for b in existing
+                    b.kind == "import" and b.qualname == top and not b.type_checking
+                    for b in existing
                 ):
                     return None
             stmt = f"import {module}"
@@ -470,8 +484,10 @@ class FileContext:
                     elif first_other is None:
                         first_other = stmt
                     continue
-                if i == 0 and isinstance(first, cst.Expr) and isinstance(
-                    first.value, (cst.SimpleString, cst.ConcatenatedString)
+                if (
+                    i == 0
+                    and isinstance(first, cst.Expr)
+                    and isinstance(first.value, (cst.SimpleString, cst.ConcatenatedString))
                 ):
                     header = stmt
                     continue

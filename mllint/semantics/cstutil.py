@@ -266,7 +266,9 @@ def code_in_block(module: cst.Module, node: cst.CSTNode, indents: Sequence[str])
     """Render ``node`` as the module renders it inside blocks indented by ``indents`` (see
     :func:`block_indents`). ``module.code_for_node`` renders nested statements without their
     outer indentation; a fix that replaces a statement inside a block needs this instead."""
-    state = CodegenState(default_indent=module.default_indent, default_newline=module.default_newline)
+    state = CodegenState(
+        default_indent=module.default_indent, default_newline=module.default_newline
+    )
     state.indent_tokens = list(indents)
     node._codegen(state)
     return "".join(state.tokens)

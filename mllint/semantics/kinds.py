@@ -219,7 +219,9 @@ class KindInference:
         # list is a mutation the rules want to see as such)
         if augmented and (
             result not in ARRAYLIKE
-            or not all(isinstance(getattr(b.node, "operator", None), ARITHMETIC_AUG_OPS) for b in augmented)
+            or not all(
+                isinstance(getattr(b.node, "operator", None), ARITHMETIC_AUG_OPS) for b in augmented
+            )
         ):
             return None
         if concatenated and result != STR:
@@ -427,7 +429,11 @@ class KindInference:
                     and not b.unpacked
                     and isinstance(b.value, cst.Call)
                     and self.ctx.qualname_in(b.value.func, b.scope or scope)
-                    in ("numpy.random.default_rng", "numpy.random.Generator", "numpy.random.RandomState")
+                    in (
+                        "numpy.random.default_rng",
+                        "numpy.random.Generator",
+                        "numpy.random.RandomState",
+                    )
                     for b in bindings
                 ):
                     return NDARRAY
@@ -476,7 +482,13 @@ class KindInference:
                 return ITERATOR
         if q in ("collections.defaultdict", "collections.OrderedDict", "collections.Counter"):
             return DICT
-        if q in ("pathlib.Path", "pathlib.PurePath", "pathlib.PosixPath", "pathlib.Path.cwd", "pathlib.Path.home"):
+        if q in (
+            "pathlib.Path",
+            "pathlib.PurePath",
+            "pathlib.PosixPath",
+            "pathlib.Path.cwd",
+            "pathlib.Path.home",
+        ):
             return PATH
         if mod == "itertools" and last not in _ITERTOOLS_NON_ITER:
             return ITERATOR
@@ -547,7 +559,14 @@ def is_estimator_class(q: str) -> bool:
         return False
     top = parts[0]
     if top == "sklearn":
-        if len(parts) > 1 and parts[1] in ("model_selection", "metrics", "utils", "exceptions", "datasets", "base"):
+        if len(parts) > 1 and parts[1] in (
+            "model_selection",
+            "metrics",
+            "utils",
+            "exceptions",
+            "datasets",
+            "base",
+        ):
             return False
         # GP kernels (cloned, never fitted in place), plotting Display objects, loss helpers
         if parts[1:3] == ["gaussian_process", "kernels"] or parts[-1].endswith(("Display", "Loss")):
@@ -569,7 +588,11 @@ def is_mask_expression(node: cst.CSTNode) -> bool:
         name = node.func.attr.value
         if name in ("isna", "notna", "isnull", "notnull", "isin", "between", "duplicated"):
             return True
-        if name in ("contains", "startswith", "endswith") and isinstance(node.func.value, cst.Attribute) and node.func.value.attr.value == "str":
+        if (
+            name in ("contains", "startswith", "endswith")
+            and isinstance(node.func.value, cst.Attribute)
+            and node.func.value.attr.value == "str"
+        ):
             return True
     return False
 

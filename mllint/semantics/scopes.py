@@ -390,7 +390,9 @@ class _Builder:
                     sub_value = values[i].value
                 if isinstance(el, cst.StarredElement) or sub_value is None:
                     for name in iter_names_in_target(el.value):
-                        self.bind(scope, Binding(name.value, kind, stmt, value=value, unpacked=True))
+                        self.bind(
+                            scope, Binding(name.value, kind, stmt, value=value, unpacked=True)
+                        )
                 else:
                     self.assign_target(el.value, sub_value, stmt, scope, kind)
         else:
@@ -445,7 +447,9 @@ class _Builder:
         for param in _all_params(params):
             annotation = param.annotation.annotation if param.annotation is not None else None
             fscope.bind(
-                Binding(param.name.value, "param", param, value=param.default, annotation=annotation)
+                Binding(
+                    param.name.value, "param", param, value=param.default, annotation=annotation
+                )
             )
         self.suite(node.body, fscope)
 

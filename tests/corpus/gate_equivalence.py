@@ -99,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  hidden by a gate: {line}")
                 for line in sorted(set(gated) - set(plain)):
                     print(f"  only with gates:  {line}")
-    print(f"{len(work)} files, {total / 1e6:.1f} MB; libcst parses {parsed / max(total, 1):.0%} of the bytes with gates")
+    print(
+        f"{len(work)} files, {total / 1e6:.1f} MB; libcst parses {parsed / max(total, 1):.0%} of the bytes with gates"
+    )
     print(f"CPU in lint_source: {t_gate:.1f} s with gates, {t_plain:.1f} s without")
     print("rules letting the most bytes through (share of all bytes; 'fires' = share of the")
     print("bytes in files where the rule reports something, the floor for its gate):")

@@ -236,7 +236,9 @@ def measure(
     )
 
 
-def quick_wall(cmd: Sequence[str], cwd: Path, env: dict[str, str], reps: int) -> tuple[list[float], str]:
+def quick_wall(
+    cmd: Sequence[str], cwd: Path, env: dict[str, str], reps: int
+) -> tuple[list[float], str]:
     """Wall times of ``reps`` runs after one untimed warm-up; also the last error, if any."""
     times: list[float] = []
     problem = ""
@@ -251,7 +253,9 @@ def quick_wall(cmd: Sequence[str], cwd: Path, env: dict[str, str], reps: int) ->
     return times, problem
 
 
-def capture(cmd: Sequence[str], env: dict[str, str] | None = None, timeout: float = 120) -> tuple[int, str]:
+def capture(
+    cmd: Sequence[str], env: dict[str, str] | None = None, timeout: float = 120
+) -> tuple[int, str]:
     try:
         r = subprocess.run(list(cmd), capture_output=True, text=True, env=env, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -301,8 +305,11 @@ def find_wheel(wheels: Path, dist: str, version: str | None) -> Path | None:
     found = []
     for whl in wheels.glob("*.whl"):
         parts = whl.name.split("-")
-        if (len(parts) >= 2 and norm_dist(parts[0]) == norm_dist(dist)
-                and (version is None or parts[1] == version)):
+        if (
+            len(parts) >= 2
+            and norm_dist(parts[0]) == norm_dist(dist)
+            and (version is None or parts[1] == version)
+        ):
             found.append((version_key(parts[1]), whl))
     return max(found)[1] if found else None
 
@@ -314,8 +321,18 @@ def fetch_corpus(spec: str, cache: Path, refresh: bool) -> Corpus:
     whl = None if refresh else find_wheel(wheels, dist, version)
     if whl is None:
         req = f"{dist}=={version}" if version else dist
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", req, "-d", str(wheels)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+            req,
+            "-d",
+            str(wheels),
+        ]
         log(f"downloading {req}: {' '.join(cmd)}")
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
@@ -354,7 +371,7 @@ def fetch_corpus(spec: str, cache: Path, refresh: bool) -> Corpus:
 
 
 SMOKE_FILES: dict[str, str] = {
-    "features.py": '''\
+    "features.py": """\
         import numpy as np
         import pandas as pd
 
@@ -371,8 +388,8 @@ SMOKE_FILES: dict[str, str] = {
             if accuracy == 0.95:
                 print("suspicious")
             return accuracy
-        ''',
-    "loops.py": '''\
+        """,
+    "loops.py": """\
         import functools
 
 
@@ -390,7 +407,7 @@ SMOKE_FILES: dict[str, str] = {
                     seen.append(item)
                     out.append(item)
             return out
-        ''',
+        """,
     "clean.py": '''\
         """Nothing to report here."""
 
@@ -404,11 +421,11 @@ SMOKE_FILES: dict[str, str] = {
         def mean(xs: list[float]) -> float:
             return sum(xs) / len(xs) if xs else 0.0
         ''',
-    "__init__.py": '''\
+    "__init__.py": """\
         import torch
 
         __all__ = ["torch"]
-        ''',
+        """,
 }
 
 
@@ -423,7 +440,9 @@ def make_smoke_corpus(dest: Path) -> Corpus:
         for name, text in SMOKE_FILES.items():
             body = textwrap.dedent(text)
             if name != "__init__.py":
-                body += "".join(f"\n\ndef helper_{i}_{k}(x):\n    return x + {k}\n" for k in range(10))
+                body += "".join(
+                    f"\n\ndef helper_{i}_{k}(x):\n    return x + {k}\n" for k in range(10)
+                )
             (pkg / name).write_text(body, encoding="utf-8")
     (root / "smokepkg" / "__init__.py").write_text('"""smoke corpus"""\n', encoding="utf-8")
     corpus = Corpus("smoke", "generated smoke corpus", root, ["smokepkg"])
@@ -472,8 +491,10 @@ def flake8_worker(argv: Sequence[str]) -> int:
 
     def distributions(**kw: Any) -> Iterator[Any]:
         for dist in real(**kw):
-            if not any(ep.group.startswith("flake8") and ep.value.startswith("mllint")
-                       for ep in dist.entry_points):
+            if not any(
+                ep.group.startswith("flake8") and ep.value.startswith("mllint")
+                for ep in dist.entry_points
+            ):
                 yield dist
 
     md.distributions = distributions
@@ -525,7 +546,10 @@ def find_exe(name: str) -> str | None:
 
 def pip_install(pkgs: Sequence[str]) -> str:
     log(f"installing {' '.join(pkgs)} into {sys.prefix}")
-    rc, out = capture([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", *pkgs], timeout=900)
+    rc, out = capture(
+        [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", *pkgs],
+        timeout=900,
+    )
     return "" if rc == 0 else out[-500:]
 
 
@@ -541,7 +565,14 @@ def discover_tools(jobs: int, install: bool, skip: set[str]) -> Tools:
     rc, tools.mllint_help = capture([*mllint, "check", "--help"], env)
     tools.no_cache = "--no-cache" in tools.mllint_help
     tools.cache_dir_flag = "--cache-dir" in tools.mllint_help
-    rc, out = capture([sys.executable, "-c", "import libcst, importlib.metadata as m; print(m.version('libcst'))"], env)
+    rc, out = capture(
+        [
+            sys.executable,
+            "-c",
+            "import libcst, importlib.metadata as m; print(m.version('libcst'))",
+        ],
+        env,
+    )
     if rc != 0:
         raise SystemExit(f"bench: libcst is not importable by {sys.executable}:\n{out}")
     tools.versions["libcst"] = out.strip()
@@ -556,22 +587,42 @@ def discover_tools(jobs: int, install: bool, skip: set[str]) -> Tools:
             return capture([*flake8, "--version"], env)
 
         rc, out = flake8_state()
-        missing = [p for p, key in (("flake8-bugbear", "bugbear"), ("pandas-vet", "pandas")) if rc != 0 or key not in out]
+        missing = [
+            p
+            for p, key in (("flake8-bugbear", "bugbear"), ("pandas-vet", "pandas"))
+            if rc != 0 or key not in out
+        ]
         if rc != 0:
             missing.insert(0, "flake8")
         if missing and install:
             problem = pip_install(missing)
             rc, out = flake8_state()
-            missing = [p for p, key in (("flake8-bugbear", "bugbear"), ("pandas-vet", "pandas")) if rc != 0 or key not in out]
+            missing = [
+                p
+                for p, key in (("flake8-bugbear", "bugbear"), ("pandas-vet", "pandas"))
+                if rc != 0 or key not in out
+            ]
             if rc != 0:
                 missing.insert(0, "flake8")
             if missing and problem:
-                tools.flake8_why = f"n/a: pip install failed: {problem.splitlines()[-1] if problem else ''}"
+                tools.flake8_why = (
+                    f"n/a: pip install failed: {problem.splitlines()[-1] if problem else ''}"
+                )
         if not missing:
-            tools.flake8 = [*flake8, "--isolated", "--select", "B,PD", "-j", str(jobs), "--exit-zero"]
+            tools.flake8 = [
+                *flake8,
+                "--isolated",
+                "--select",
+                "B,PD",
+                "-j",
+                str(jobs),
+                "--exit-zero",
+            ]
             tools.versions["flake8"] = " ".join(out.split())
         elif not tools.flake8_why:
-            tools.flake8_why = f"n/a: not installed: {', '.join(missing)}" + ("" if install else " (--no-install)")
+            tools.flake8_why = f"n/a: not installed: {', '.join(missing)}" + (
+                "" if install else " (--no-install)"
+            )
 
     if "ruff" in skip:
         tools.ruff_why = "skipped (--skip)"
@@ -583,8 +634,17 @@ def discover_tools(jobs: int, install: bool, skip: set[str]) -> Tools:
             if ruff is None:
                 tools.ruff_why = f"n/a: pip install ruff failed: {problem[-200:]}"
         if ruff:
-            tools.ruff = [ruff, "check", "--no-cache", "--isolated", "--select", "B,PD,NPY,PERF",
-                          "--exit-zero", "--output-format", "concise"]
+            tools.ruff = [
+                ruff,
+                "check",
+                "--no-cache",
+                "--isolated",
+                "--select",
+                "B,PD,NPY,PERF",
+                "--exit-zero",
+                "--output-format",
+                "concise",
+            ]
             tools.versions["ruff"] = capture([ruff, "--version"], env)[1]
         elif not tools.ruff_why:
             tools.ruff_why = "n/a: ruff not found" + ("" if install else " (--no-install)")
@@ -651,13 +711,17 @@ def sorted_output(path: Path) -> list[str]:
     return sorted(path.read_text(encoding="utf-8", errors="replace").splitlines())
 
 
-def bench_corpus(corpus: Corpus, tools: Tools, args: argparse.Namespace, skip: set[str]) -> CorpusResult:
+def bench_corpus(
+    corpus: Corpus, tools: Tools, args: argparse.Namespace, skip: set[str]
+) -> CorpusResult:
     res = CorpusResult(corpus)
     work = Path(tempfile.mkdtemp(prefix=f"mllint-bench-{corpus.name}-"))
     try:
         above = ancestors_with_config(work)
         if above:
-            res.notes.append(f"warning: {above[0]} exists above the work folder; mllint may use it as project root")
+            res.notes.append(
+                f"warning: {above[0]} exists above the work folder; mllint may use it as project root"
+            )
         tree = work / "tree"
         log(f"copying {corpus.label} ({len(corpus.files)} files) to {tree}")
         for rel in corpus.files:
@@ -673,7 +737,13 @@ def bench_corpus(corpus: Corpus, tools: Tools, args: argparse.Namespace, skip: s
         common = ["-q", "--output-format", "concise", "--exit-zero", "-j", jobs]
         cache_dir = work / "mllint-cache" if tools.cache_dir_flag else tree / ".mllint_cache"
         cache_args = ["--cache-dir", str(cache_dir)] if tools.cache_dir_flag else []
-        cold_cmd = [*tools.mllint, "check", *targets, *(["--no-cache"] if tools.no_cache else []), *common]
+        cold_cmd = [
+            *tools.mllint,
+            "check",
+            *targets,
+            *(["--no-cache"] if tools.no_cache else []),
+            *common,
+        ]
         warm_cmd = [*tools.mllint, "check", *targets, *common, *cache_args]
         floor_cmd = [sys.executable, str(HERE), "--_floor", str(list_file), "--procs", jobs]
         res.touched = pick_touched(corpus.files)
@@ -696,12 +766,16 @@ def bench_corpus(corpus: Corpus, tools: Tools, args: argparse.Namespace, skip: s
         def timed(label: str, rnd: int, cmd: Sequence[str], fatal: bool) -> Run:
             log(f"round {rnd}: {label}: {' '.join(cmd)}")
             run = measure(label, rnd, cmd, tree, tools.env, out_file(label), args.timeout)
-            log(f"round {rnd}: {label}: {run.wall:.2f} s wall, {run.cpu:.2f} s CPU, "
-                f"{run.rss_1proc_mb:.0f} MB, exit {run.returncode}{' TIMEOUT' if run.timed_out else ''}")
+            log(
+                f"round {rnd}: {label}: {run.wall:.2f} s wall, {run.cpu:.2f} s CPU, "
+                f"{run.rss_1proc_mb:.0f} MB, exit {run.returncode}{' TIMEOUT' if run.timed_out else ''}"
+            )
             res.add(run)
             if not run.ok:
-                msg = (f"{label} (round {rnd}) failed: exit {run.returncode}"
-                       f"{', timed out' if run.timed_out else ''}: {run.stderr_tail.strip()[-600:]}")
+                msg = (
+                    f"{label} (round {rnd}) failed: exit {run.returncode}"
+                    f"{', timed out' if run.timed_out else ''}: {run.stderr_tail.strip()[-600:]}"
+                )
                 (res.problems if fatal else res.notes).append(msg)
             return run
 
@@ -719,11 +793,15 @@ def bench_corpus(corpus: Corpus, tools: Tools, args: argparse.Namespace, skip: s
                 timed(RUFF, rnd, [*tools.ruff, *targets], fatal=False)
             if tools.cache and "mllint" not in skip:
                 # fill (round 1: a cold run that writes the cache) or re-warm after the restore
-                fill = timed(FILL if rnd == 1 else "mllint re-warm (untimed)", rnd, warm_cmd, fatal=True)
+                fill = timed(
+                    FILL if rnd == 1 else "mllint re-warm (untimed)", rnd, warm_cmd, fatal=True
+                )
                 if rnd > 1:
                     res.runs.pop("mllint re-warm (untimed)", None)
                 if rnd == 1 and fill.ok and not cache_dir.exists():
-                    res.notes.append(f"warning: no cache folder at {cache_dir} after a run with the cache on")
+                    res.notes.append(
+                        f"warning: no cache folder at {cache_dir} after a run with the cache on"
+                    )
                 for label, ctx in (
                     (WARM, contextlib.nullcontext()),
                     (TOUCHED, touched_files(tree, res.touched, f"round {rnd}, {time.time_ns()}")),
@@ -742,8 +820,13 @@ def bench_corpus(corpus: Corpus, tools: Tools, args: argparse.Namespace, skip: s
                             )
             # the pre-commit shape, interleaved with the rounds
             if "mllint" not in skip:
-                three_cmd = [*tools.mllint, "check", *res.three_files,
-                             *(["--no-cache"] if tools.no_cache else []), *common]
+                three_cmd = [
+                    *tools.mllint,
+                    "check",
+                    *res.three_files,
+                    *(["--no-cache"] if tools.no_cache else []),
+                    *common,
+                ]
                 times, problem = quick_wall(three_cmd, tree, tools.env, args.reps_3files)
                 res.three_times.extend(times)
                 if problem:
@@ -785,10 +868,17 @@ def corpus_ratios(res: CorpusResult, jobs: int) -> list[Ratio]:
     flake8, ruff = res.by_round(FLAKE8), res.by_round(RUFF)
     warm, touched = res.by_round(WARM), res.by_round(TOUCHED)
 
-    def pair(name: str, a: dict[int, Run], b: dict[int, Run], target: str, limit: float, na_label: str) -> Ratio:
+    def pair(
+        name: str, a: dict[int, Run], b: dict[int, Run], target: str, limit: float, na_label: str
+    ) -> Ratio:
         rounds = sorted(set(a) & set(b))
-        r = Ratio(name, [a[i].wall / b[i].wall for i in rounds], target, limit,
-                  [a[i].cpu / b[i].cpu for i in rounds if b[i].cpu > 0])
+        r = Ratio(
+            name,
+            [a[i].wall / b[i].wall for i in rounds],
+            target,
+            limit,
+            [a[i].cpu / b[i].cpu for i in rounds if b[i].cpu > 0],
+        )
         if not rounds:
             r.why_na = res.na.get(na_label) or res.na.get(COLD) or "not measured"
         return r
@@ -805,8 +895,12 @@ def corpus_ratios(res: CorpusResult, jobs: int) -> list[Ratio]:
     total_lines = max(1, res.corpus.lines)
     share = sum(res.corpus.file_lines.get(f, 0) for f in res.touched) / total_lines
     expect = {i: 2 * warm[i].wall + (cold[i].cpu or cold[i].wall) * share for i in rounds}
-    t = Ratio(f"touched / (2 x warm + cold cost of the {len(res.touched)} files)",
-              [touched[i].wall / expect[i] for i in rounds], "<= 1", 1.0)
+    t = Ratio(
+        f"touched / (2 x warm + cold cost of the {len(res.touched)} files)",
+        [touched[i].wall / expect[i] for i in rounds],
+        "<= 1",
+        1.0,
+    )
     if not rounds:
         t.why_na = res.na.get(TOUCHED, "not measured")
     out.append(t)
@@ -818,7 +912,9 @@ def corpus_ratios(res: CorpusResult, jobs: int) -> list[Ratio]:
 
 def machine_info() -> dict[str, Any]:
     info: dict[str, Any] = {
-        "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "nproc": len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count(),
         "cpu_count": os.cpu_count(),
         "cpu_model": platform.processor() or platform.machine(),
         "ram_gib": None,
@@ -844,7 +940,10 @@ def table(rows: Sequence[Sequence[str]], header: Sequence[str], right: Sequence[
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
 
     def line(cells: Sequence[str]) -> str:
-        parts = [str(c).rjust(w) if rt else str(c).ljust(w) for c, w, rt in zip(cells, widths, right, strict=True)]
+        parts = [
+            str(c).rjust(w) if rt else str(c).ljust(w)
+            for c, w, rt in zip(cells, widths, right, strict=True)
+        ]
         return "  ".join(parts).rstrip()
 
     return [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
@@ -858,7 +957,9 @@ def measurement_rows(res: CorpusResult) -> list[list[str]]:
         if not runs:
             if label == FILL and label not in res.runs:
                 continue
-            why = res.na.get(label) or ("failed: see problems below" if label in res.runs else "not measured")
+            why = res.na.get(label) or (
+                "failed: see problems below" if label in res.runs else "not measured"
+            )
             rows.append([label, "0", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", why])
             continue
         walls = [r.wall for r in runs]
@@ -872,69 +973,153 @@ def measurement_rows(res: CorpusResult) -> list[list[str]]:
             note = f"{len(res.touched)} file(s) touched"
         elif label == FILL:
             note = "round 1 only: cold run that also writes the cache"
-        rows.append([
-            label, str(len(runs)), f"{wall:.2f}", f"{min(walls):.2f}",
-            fmt_int(res.corpus.lines / wall), f"{statistics.median(r.cpu for r in runs):.1f}",
-            rss, str(runs[-1].out_lines), note,
-        ])
+        rows.append(
+            [
+                label,
+                str(len(runs)),
+                f"{wall:.2f}",
+                f"{min(walls):.2f}",
+                fmt_int(res.corpus.lines / wall),
+                f"{statistics.median(r.cpu for r in runs):.1f}",
+                rss,
+                str(runs[-1].out_lines),
+                note,
+            ]
+        )
     return rows
 
 
-def report(results: Sequence[CorpusResult], startup: dict[str, Any], tools: Tools,
-           machine: dict[str, Any], args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+def report(
+    results: Sequence[CorpusResult],
+    startup: dict[str, Any],
+    tools: Tools,
+    machine: dict[str, Any],
+    args: argparse.Namespace,
+) -> tuple[str, dict[str, Any]]:
     judge = not args.smoke
     lines: list[str] = []
-    data: dict[str, Any] = {"machine": machine, "versions": tools.versions, "jobs": args.jobs,
-                            "rounds": args.rounds, "smoke": args.smoke, "corpora": [], "startup": startup,
-                            "targets": []}
+    data: dict[str, Any] = {
+        "machine": machine,
+        "versions": tools.versions,
+        "jobs": args.jobs,
+        "rounds": args.rounds,
+        "smoke": args.smoke,
+        "corpora": [],
+        "startup": startup,
+        "targets": [],
+    }
     lines.append("")
-    lines.append(f"== mllint benchmark{' (SMOKE: tiny generated corpus, targets not judged)' if args.smoke else ''}")
+    lines.append(
+        f"== mllint benchmark{' (SMOKE: tiny generated corpus, targets not judged)' if args.smoke else ''}"
+    )
     for res in results:
         c = res.corpus
         lines.append("")
-        lines.append(f"-- {c.label}: {len(c.files):,} files, {c.lines:,} lines, {c.size / 1e6:.1f} MB; "
-                     f"{args.rounds} round(s), jobs={args.jobs}")
+        lines.append(
+            f"-- {c.label}: {len(c.files):,} files, {c.lines:,} lines, {c.size / 1e6:.1f} MB; "
+            f"{args.rounds} round(s), jobs={args.jobs}"
+        )
         lines.append("")
-        lines.extend(table(
-            measurement_rows(res),
-            ["measurement", "runs", "wall med s", "min s", "lines/s", "CPU s", "peak RSS MB 1 proc / all",
-             "out lines", "note"],
-            [False, True, True, True, True, True, True, True, False],
-        ))
+        lines.extend(
+            table(
+                measurement_rows(res),
+                [
+                    "measurement",
+                    "runs",
+                    "wall med s",
+                    "min s",
+                    "lines/s",
+                    "CPU s",
+                    "peak RSS MB 1 proc / all",
+                    "out lines",
+                    "note",
+                ],
+                [False, True, True, True, True, True, True, True, False],
+            )
+        )
         ratios = corpus_ratios(res, args.jobs)
         three = median(res.three_times)
         rows = []
         for r in ratios:
-            rows.append([
-                r.name, " ".join(f"{x:.2f}" for x in r.per_round) or "-", fmt_num(r.median),
-                fmt_num(median(r.cpu_per_round)), r.target, r.verdict(judge), r.why_na,
-            ])
-        three_verdict = "n/a" if three is None else ("-" if not judge else ("PASS" if three < 0.6 else "FAIL"))
-        rows.append([
-            f"{THREE} (pre-commit shape, s)", " ".join(f"{x:.2f}" for x in res.three_times) or "-",
-            fmt_num(three, 3), "", "< 0.6 s", three_verdict, ", ".join(res.three_files),
-        ])
+            rows.append(
+                [
+                    r.name,
+                    " ".join(f"{x:.2f}" for x in r.per_round) or "-",
+                    fmt_num(r.median),
+                    fmt_num(median(r.cpu_per_round)),
+                    r.target,
+                    r.verdict(judge),
+                    r.why_na,
+                ]
+            )
+        three_verdict = (
+            "n/a" if three is None else ("-" if not judge else ("PASS" if three < 0.6 else "FAIL"))
+        )
+        rows.append(
+            [
+                f"{THREE} (pre-commit shape, s)",
+                " ".join(f"{x:.2f}" for x in res.three_times) or "-",
+                fmt_num(three, 3),
+                "",
+                "< 0.6 s",
+                three_verdict,
+                ", ".join(res.three_files),
+            ]
+        )
         lines.append("")
-        lines.extend(table(rows, ["ratio mllint / peer, same round", "per round", "median", "CPU ratio",
-                                  "target", "result", "note"],
-                           [False, False, True, True, False, False, False]))
+        lines.extend(
+            table(
+                rows,
+                [
+                    "ratio mllint / peer, same round",
+                    "per round",
+                    "median",
+                    "CPU ratio",
+                    "target",
+                    "result",
+                    "note",
+                ],
+                [False, False, True, True, False, False, False],
+            )
+        )
         for note in res.notes:
             lines.append(f"note: {note}")
         for prob in res.problems:
             lines.append(f"PROBLEM: {prob}")
         cdata = {
-            "name": c.name, "label": c.label, "files": len(c.files), "lines": c.lines, "bytes": c.size,
-            "touched_files": res.touched, "three_files": res.three_files, "three_times": res.three_times,
-            "runs": {k: [asdict(r) for r in v] for k, v in res.runs.items()}, "not_measured": res.na,
-            "ratios": [{"name": r.name, "per_round": r.per_round, "median": r.median,
-                        "cpu_per_round": r.cpu_per_round, "target": r.target,
-                        "result": r.verdict(judge), "why_na": r.why_na} for r in ratios],
-            "notes": res.notes, "problems": res.problems,
+            "name": c.name,
+            "label": c.label,
+            "files": len(c.files),
+            "lines": c.lines,
+            "bytes": c.size,
+            "touched_files": res.touched,
+            "three_files": res.three_files,
+            "three_times": res.three_times,
+            "runs": {k: [asdict(r) for r in v] for k, v in res.runs.items()},
+            "not_measured": res.na,
+            "ratios": [
+                {
+                    "name": r.name,
+                    "per_round": r.per_round,
+                    "median": r.median,
+                    "cpu_per_round": r.cpu_per_round,
+                    "target": r.target,
+                    "result": r.verdict(judge),
+                    "why_na": r.why_na,
+                }
+                for r in ratios
+            ],
+            "notes": res.notes,
+            "problems": res.problems,
         }
         data["corpora"].append(cdata)
         for r in ratios:
-            data["targets"].append({"corpus": c.name, "name": r.name, "median": r.median, "result": r.verdict(judge)})
-        data["targets"].append({"corpus": c.name, "name": THREE, "median": three, "result": three_verdict})
+            data["targets"].append(
+                {"corpus": c.name, "name": r.name, "median": r.median, "result": r.verdict(judge)}
+            )
+        data["targets"].append(
+            {"corpus": c.name, "name": THREE, "median": three, "result": three_verdict}
+        )
 
     lines.append("")
     lines.append("-- start-up (wall per process, after one untimed warm-up run)")
@@ -943,39 +1128,70 @@ def report(results: Sequence[CorpusResult], startup: dict[str, Any], tools: Tool
     for label, target in ((VERSION, 0.080), (IMPORT, 0.030), (PASS, None)):
         times = startup.get(label, [])
         med = median(times)
-        verdict = "n/a" if med is None or target is None else ("-" if not judge else ("PASS" if med < target else "FAIL"))
-        rows.append([label, str(len(times)), fmt_num(med and med * 1000, 1), fmt_num(times and min(times) * 1000, 1),
-                     f"< {target * 1000:.0f} ms" if target else "(reference)", verdict if target else "",
-                     startup.get(label + " error", "")])
+        verdict = (
+            "n/a"
+            if med is None or target is None
+            else ("-" if not judge else ("PASS" if med < target else "FAIL"))
+        )
+        rows.append(
+            [
+                label,
+                str(len(times)),
+                fmt_num(med and med * 1000, 1),
+                fmt_num(times and min(times) * 1000, 1),
+                f"< {target * 1000:.0f} ms" if target else "(reference)",
+                verdict if target else "",
+                startup.get(label + " error", ""),
+            ]
+        )
         if target:
-            data["targets"].append({"corpus": None, "name": label, "median": med, "result": verdict})
-    lines.extend(table(rows, ["start-up", "runs", "median ms", "min ms", "target", "result", "note"],
-                       [False, True, True, True, False, False, False]))
+            data["targets"].append(
+                {"corpus": None, "name": label, "median": med, "result": verdict}
+            )
+    lines.extend(
+        table(
+            rows,
+            ["start-up", "runs", "median ms", "min ms", "target", "result", "note"],
+            [False, True, True, True, False, False, False],
+        )
+    )
 
     lines.append("")
     lines.append("-- machine")
     load_end = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
     machine["loadavg_end"] = load_end
-    lines.append(f"cores (nproc): {machine['nproc']}   CPU: {machine['cpu_model']}   RAM: {machine['ram_gib']} GiB"
-                 f"   {machine['os']}")
+    lines.append(
+        f"cores (nproc): {machine['nproc']}   CPU: {machine['cpu_model']}   RAM: {machine['ram_gib']} GiB"
+        f"   {machine['os']}"
+    )
     lines.append(f"python: {machine['python']}")
-    lines.append(f"load average at start {machine.get('loadavg_start')}, at end {load_end}"
-                 + ("  (busy machine: expect noise; compare the same-round ratios)"
-                    if load_end and max(load_end[0], (machine.get('loadavg_start') or [0])[0]) > machine["nproc"] * 0.75
-                    else ""))
+    lines.append(
+        f"load average at start {machine.get('loadavg_start')}, at end {load_end}"
+        + (
+            "  (busy machine: expect noise; compare the same-round ratios)"
+            if load_end
+            and max(load_end[0], (machine.get("loadavg_start") or [0])[0]) > machine["nproc"] * 0.75
+            else ""
+        )
+    )
     for k, v in tools.versions.items():
         if k != "python":  # printed above
             lines.append(f"{k}: {v}")
-    cache_state = ("result cache: on by default, --no-cache for cold runs"
-                   + (", --cache-dir used" if tools.cache_dir_flag else ", default <cwd>/.mllint_cache")
-                   if tools.cache else "result cache: not in this mllint (no --no-cache flag): warm/touched are n/a")
+    cache_state = (
+        "result cache: on by default, --no-cache for cold runs"
+        + (", --cache-dir used" if tools.cache_dir_flag else ", default <cwd>/.mllint_cache")
+        if tools.cache
+        else "result cache: not in this mllint (no --no-cache flag): warm/touched are n/a"
+    )
     lines.append(cache_state)
     data["cache"] = cache_state
     if judge:
         verdicts = [t["result"] for t in data["targets"]]
         lines.append("")
-        lines.append(f"targets: {verdicts.count('PASS')} PASS, {verdicts.count('FAIL')} FAIL, "
-                     f"{verdicts.count('n/a')} n/a")
+        lines.append(
+            f"targets: {verdicts.count('PASS')} PASS, {verdicts.count('FAIL')} FAIL, "
+            f"{verdicts.count('n/a')} n/a"
+        )
     lines.append("")
     return "\n".join(lines), data
 
@@ -1000,29 +1216,66 @@ def measure_startup(tools: Tools, reps: int) -> dict[str, Any]:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--corpus", default="sklearn,transformers",
-                    help="comma-separated PyPI projects, optionally pinned (sklearn, transformers, "
-                         "scikit-learn==1.9.1, ...); default: sklearn,transformers")
-    ap.add_argument("--rounds", type=int, default=3, help="rounds; every tool runs once per round (default 3)")
-    ap.add_argument("--smoke", action="store_true",
-                    help="tiny generated corpus, 1 round, no download, no install, targets not judged")
-    ap.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE,
-                    help=f"where wheels and unpacked sources are kept between runs (default {DEFAULT_CACHE})")
-    ap.add_argument("--refresh", action="store_true", help="download the wheels again (newest version)")
-    ap.add_argument("--jobs", type=int, default=2,
-                    help="parallelism given to every tool: mllint -j, flake8 -j, the floor's pool, "
-                         "ruff's RAYON_NUM_THREADS (default 2)")
-    ap.add_argument("--skip", default="", help=f"comma-separated tools not to run: {', '.join(TOOL_NAMES)}")
-    ap.add_argument("--no-install", action="store_true",
-                    help="do not pip-install missing peers (flake8-bugbear, pandas-vet, ruff)")
-    ap.add_argument("--reps", type=int, default=10, help="runs of each start-up measurement (default 10)")
-    ap.add_argument("--reps-3files", type=int, default=None,
-                    help="timed runs of the 3-file check per round (default: ceil(5 / rounds))")
-    ap.add_argument("--timeout", type=float, default=3600, help="seconds before one command is killed")
-    ap.add_argument("--json", type=Path, help="also write every run, ratio and verdict to this JSON file")
-    ap.add_argument("--keep", action="store_true", help="keep the temporary work folders (outputs, cache)")
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ap.add_argument(
+        "--corpus",
+        default="sklearn,transformers",
+        help="comma-separated PyPI projects, optionally pinned (sklearn, transformers, "
+        "scikit-learn==1.9.1, ...); default: sklearn,transformers",
+    )
+    ap.add_argument(
+        "--rounds", type=int, default=3, help="rounds; every tool runs once per round (default 3)"
+    )
+    ap.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny generated corpus, 1 round, no download, no install, targets not judged",
+    )
+    ap.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=DEFAULT_CACHE,
+        help=f"where wheels and unpacked sources are kept between runs (default {DEFAULT_CACHE})",
+    )
+    ap.add_argument(
+        "--refresh", action="store_true", help="download the wheels again (newest version)"
+    )
+    ap.add_argument(
+        "--jobs",
+        type=int,
+        default=2,
+        help="parallelism given to every tool: mllint -j, flake8 -j, the floor's pool, "
+        "ruff's RAYON_NUM_THREADS (default 2)",
+    )
+    ap.add_argument(
+        "--skip", default="", help=f"comma-separated tools not to run: {', '.join(TOOL_NAMES)}"
+    )
+    ap.add_argument(
+        "--no-install",
+        action="store_true",
+        help="do not pip-install missing peers (flake8-bugbear, pandas-vet, ruff)",
+    )
+    ap.add_argument(
+        "--reps", type=int, default=10, help="runs of each start-up measurement (default 10)"
+    )
+    ap.add_argument(
+        "--reps-3files",
+        type=int,
+        default=None,
+        help="timed runs of the 3-file check per round (default: ceil(5 / rounds))",
+    )
+    ap.add_argument(
+        "--timeout", type=float, default=3600, help="seconds before one command is killed"
+    )
+    ap.add_argument(
+        "--json", type=Path, help="also write every run, ratio and verdict to this JSON file"
+    )
+    ap.add_argument(
+        "--keep", action="store_true", help="keep the temporary work folders (outputs, cache)"
+    )
     ap.add_argument("--fail-on-target", action="store_true", help="exit 1 when a target FAILs")
     ap.add_argument("--_floor", help=argparse.SUPPRESS)
     ap.add_argument("--procs", type=int, default=2, help=argparse.SUPPRESS)
@@ -1048,7 +1301,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     unknown = skip - set(TOOL_NAMES)
     if unknown:
-        raise SystemExit(f"bench: unknown --skip {sorted(unknown)}; choose from {', '.join(TOOL_NAMES)}")
+        raise SystemExit(
+            f"bench: unknown --skip {sorted(unknown)}; choose from {', '.join(TOOL_NAMES)}"
+        )
     machine = machine_info()
     tools = discover_tools(args.jobs, install=not args.no_install, skip=skip)
     log(f"tools: {tools.versions}; mllint cache: {'yes' if tools.cache else 'no'}")

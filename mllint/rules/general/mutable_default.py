@@ -17,7 +17,15 @@ from mllint.semantics.scopes import Scope, all_params
 from mllint.semantics.walk import iter_descendants
 
 _DISPLAYS = (cst.List, cst.Dict, cst.Set, cst.ListComp, cst.DictComp, cst.SetComp)
-_AST_MUTABLE_DEFAULTS = (ast.List, ast.Dict, ast.Set, ast.ListComp, ast.DictComp, ast.SetComp, ast.Call)
+_AST_MUTABLE_DEFAULTS = (
+    ast.List,
+    ast.Dict,
+    ast.Set,
+    ast.ListComp,
+    ast.DictComp,
+    ast.SetComp,
+    ast.Call,
+)
 
 _CONTAINER_CALLS = frozenset(
     {

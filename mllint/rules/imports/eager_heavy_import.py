@@ -345,7 +345,9 @@ class EagerHeavyImport(Rule):
         self._candidates = frozenset(
             name
             for name, bindings in module_bindings.items()
-            if any(b.kind == "import" and b.qualname and self._is_heavy(b.qualname) for b in bindings)
+            if any(
+                b.kind == "import" and b.qualname and self._is_heavy(b.qualname) for b in bindings
+            )
         )
 
     def _imports_at(self, lines: frozenset[int]) -> frozenset[int]:
@@ -492,7 +494,10 @@ class EagerHeavyImport(Rule):
         if (
             (isinstance(parent, cst.Attribute) and parent.attr is node)
             or (isinstance(parent, cst.Arg) and parent.keyword is node)
-            or (isinstance(parent, (cst.Param, cst.FunctionDef, cst.ClassDef)) and parent.name is node)
+            or (
+                isinstance(parent, (cst.Param, cst.FunctionDef, cst.ClassDef))
+                and parent.name is node
+            )
             or (isinstance(parent, cst.AsName) and parent.name is node)
             or isinstance(parent, cst.NameItem)
         ):
@@ -601,7 +606,9 @@ class _FixBuilder:
     def _module_bindings(self, name: str) -> list[Binding]:
         return self.scope.bindings.get(name, [])
 
-    def _runtime_import(self, qualnames: frozenset[str] | set[str], module_import: bool) -> str | None:
+    def _runtime_import(
+        self, qualnames: frozenset[str] | set[str], module_import: bool
+    ) -> str | None:
         for local, bindings in self.scope.bindings.items():
             for b in bindings:
                 if b.kind != "import" or b.type_checking or b.qualname not in qualnames:
@@ -655,10 +662,13 @@ class _FixBuilder:
         tc_lines = self._merge_from_imports(
             [(text, (id(node),)) for node, _, text, t in heavy if t in (1, 3)]
         )
-        needs_future = any(
-            t == 1 and any(r.kind == "ann_eval" for r in self.rule._refs.get(local, []))
-            for _, local, _, t in heavy
-        ) and not self._has_future_annotations()
+        needs_future = (
+            any(
+                t == 1 and any(r.kind == "ann_eval" for r in self.rule._refs.get(local, []))
+                for _, local, _, t in heavy
+            )
+            and not self._has_future_annotations()
+        )
         if needs_future:
             self._add_future_import()
         # case 2: into each outermost function
@@ -828,9 +838,7 @@ class _FixBuilder:
                 return module, name
         raise _NoFix
 
-    def _treatment(
-        self, node: cst.Import | cst.ImportFrom, local: str, all_names: set[str]
-    ) -> int:
+    def _treatment(self, node: cst.Import | cst.ImportFrom, local: str, all_names: set[str]) -> int:
         """1 annotation-only, 2 function-only, 3 re-export only, 0 no fix."""
         from_import = isinstance(node, cst.ImportFrom)
         bindings = self._module_bindings(local)
@@ -1001,9 +1009,7 @@ class _FixBuilder:
             indent = existing.body.indent
             if indent is None:
                 indent = self.module.default_indent
-            self.edits.after(
-                existing.body.header, self._lines(lines, indent)
-            )
+            self.edits.after(existing.body.header, self._lines(lines, indent))
             return
         tc = self._runtime_import(_TC_QUALNAMES, module_import=False)
         if tc is None:
@@ -1053,7 +1059,9 @@ class _FixBuilder:
         if len(getattr_bindings) != 1 or len(table) != 1:
             return None
         func = getattr_bindings[0].node
-        if not isinstance(func, cst.FunctionDef) or "_LAZY_IMPORTS" not in self.module.code_for_node(func):
+        if not isinstance(
+            func, cst.FunctionDef
+        ) or "_LAZY_IMPORTS" not in self.module.code_for_node(func):
             return None
         assign = table[0].node
         if not isinstance(assign, cst.Assign) or not isinstance(assign.value, cst.Dict):

@@ -304,7 +304,6 @@ class LazyExportUntyped(Rule):
         return Fix(FixSafety.SAFE, [(func, text)], [plan])
 
 
-
 def _is_dunder(name: str) -> bool:
     return len(name) > 4 and name.startswith("__") and name.endswith("__")
 

@@ -96,9 +96,7 @@ class NanEquality(Rule):
 
     def _message(self, node: cst.Comparison, verdict: str, use: str) -> str:
         expr = self.ctx.snippet(node)
-        return (
-            f"'{expr}' is {verdict}: NaN never equals anything (itself included); use {use}"
-        )
+        return f"'{expr}' is {verdict}: NaN never equals anything (itself included); use {use}"
 
     def _report(
         self, node: cst.Comparison, verdict: str, other: cst.BaseExpression, negated: bool
@@ -107,7 +105,11 @@ class NanEquality(Rule):
         self.report(node, self._message(node, verdict, use), fix)
 
     def _report_membership(
-        self, node: cst.Comparison, value: cst.BaseExpression, display: cst.BaseExpression, negated: bool
+        self,
+        node: cst.Comparison,
+        value: cst.BaseExpression,
+        display: cst.BaseExpression,
+        negated: bool,
     ) -> None:
         fix = None
         use = "pd.isna(x)" if self.ctx.imports("pandas") else "math.isnan(x)"
@@ -135,7 +137,11 @@ class NanEquality(Rule):
         elementwise = ctx.value_context() == "elementwise"
         pandas = ctx.imports("pandas")
         is_frame_access = _is_frame_access(ctx, other)
-        if kind in (K.SERIES, K.DATAFRAME) or is_frame_access or (elementwise and pandas and kind is None):
+        if (
+            kind in (K.SERIES, K.DATAFRAME)
+            or is_frame_access
+            or (elementwise and pandas and kind is None)
+        ):
             use = f"{other_code}.notna()" if negated else f"{other_code}.isna()"
             if not (kind in (K.SERIES, K.DATAFRAME) or is_frame_access):
                 return None, "x.isna()"
@@ -189,5 +195,7 @@ def _is_frame_access(ctx: object, node: cst.CSTNode) -> bool:
     if isinstance(node, cst.Subscript):
         return ctx.kind(node.value) == K.DATAFRAME
     if isinstance(node, cst.Attribute):
-        return ctx.kind(node.value) == K.DATAFRAME and node.attr.value not in K.DATAFRAME_NON_COLUMNS
+        return (
+            ctx.kind(node.value) == K.DATAFRAME and node.attr.value not in K.DATAFRAME_NON_COLUMNS
+        )
     return False

@@ -105,7 +105,10 @@ def _key_name(key: cst.BaseExpression) -> str:
 
 def _is_full_slice(node: cst.CSTNode | None) -> bool:
     return (
-        isinstance(node, cst.Slice) and node.lower is None and node.upper is None and node.step is None
+        isinstance(node, cst.Slice)
+        and node.lower is None
+        and node.upper is None
+        and node.step is None
     )
 
 
@@ -239,9 +242,13 @@ class ChainedAssignment(Rule):
             acc, base = _accessor(inner_expr, _ROW_ACCESSORS)
             if acc is None and isinstance(base, cst.Attribute) and base.attr.value in ("at", "iat"):
                 return None  # `B.at[i, c]` is a scalar, not a selection
-            if acc is not None and len(inner_expr.slice) > 1 and all(
-                isinstance(el.slice, cst.Index) and self._shape(el.slice.value) == "scalar"
-                for el in inner_expr.slice
+            if (
+                acc is not None
+                and len(inner_expr.slice) > 1
+                and all(
+                    isinstance(el.slice, cst.Index) and self._shape(el.slice.value) == "scalar"
+                    for el in inner_expr.slice
+                )
             ):
                 # `B.iloc[i, j].attr = v` / `B.loc[i, c][k] = v`: a cell (an object stored in
                 # the frame), not a selection
@@ -350,7 +357,9 @@ class ChainedAssignment(Rule):
                 return "cols"
             bindings = self.ctx.bindings(key.value)
             if bindings and all(
-                b.kind in ("assign", "annassign") and b.value is not None and is_string_like(b.value)
+                b.kind in ("assign", "annassign")
+                and b.value is not None
+                and is_string_like(b.value)
                 for b in bindings
             ):
                 return "cols"
@@ -379,7 +388,11 @@ class ChainedAssignment(Rule):
             return True
         if kind is not None or self._pattern is None:
             return False
-        last = base.value if isinstance(base, cst.Name) else (dotted_name(base) or "").rsplit(".", 1)[-1]
+        last = (
+            base.value
+            if isinstance(base, cst.Name)
+            else (dotted_name(base) or "").rsplit(".", 1)[-1]
+        )
         return self._pattern.search(last) is not None
 
     def _code(self, node: cst.CSTNode) -> str:

@@ -276,7 +276,9 @@ class OptionalDependencyImportedEagerly(ProjectRule):
                 visited.add(tmod.file.relpath)
                 queue.append((tmod, depth + 1))
 
-    def _check_module(self, mod: PythonModule, top: str, wanted: dict[str, tuple[str, str]]) -> None:
+    def _check_module(
+        self, mod: PythonModule, top: str, wanted: dict[str, tuple[str, str]]
+    ) -> None:
         for info in _imports_of(self.project, mod):
             ctx = info.ctx
             if not ctx.at_import_time or _guarded(self.project, mod, info):
@@ -386,7 +388,9 @@ class MarkerDependencyImportedUnconditionally(ProjectRule):
             entries.setdefault(d.req.name, []).append(d.req.marker)
             written.setdefault(d.req.name, _written_name(d.req.text))
         min_py = self.project.settings.min_python
-        versions = [v for v in CANDIDATE_VERSIONS if v >= (3, 0) and (min_py is None or v >= min_py)]
+        versions = [
+            v for v in CANDIDATE_VERSIONS if v >= (3, 0) and (min_py is None or v >= min_py)
+        ]
         tops = set(self.project.top_level_packages())
         wanted: dict[str, tuple[str, str, Callable[[Version], bool]]] = {}
         for dist, markers in entries.items():
@@ -425,7 +429,9 @@ class MarkerDependencyImportedUnconditionally(ProjectRule):
                 start, end = span_in(mod.file, info.node)
                 stmt = statement_text("", info.node)
                 runs = (
-                    "also runs where it is not installed" if ctx.version else "runs on every Python version"
+                    "also runs where it is not installed"
+                    if ctx.version
+                    else "runs on every Python version"
                 )
                 self.report_at(
                     mod.file,
@@ -447,7 +453,9 @@ def _added_table() -> dict[str, tuple[int, int]]:
     return ADDED
 
 
-def _module_added(module: str, table: dict[str, tuple[int, int]]) -> tuple[str, tuple[int, int]] | None:
+def _module_added(
+    module: str, table: dict[str, tuple[int, int]]
+) -> tuple[str, tuple[int, int]] | None:
     """The newest of ``module`` and its parent packages, when one is in the table."""
     parts = module.split(".")
     best: tuple[str, tuple[int, int]] | None = None
@@ -504,8 +512,10 @@ def _bindings(tree: ast.Module) -> _Bindings:
 
 def _has_future_annotations(tree: ast.Module) -> bool:
     for node in tree.body:
-        if isinstance(node, ast.ImportFrom) and node.module == "__future__" and any(
-            a.name == "annotations" for a in node.names
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module == "__future__"
+            and any(a.name == "annotations" for a in node.names)
         ):
             return True
     return False
@@ -614,7 +624,9 @@ class StdlibNameNewerThanRequiresPython(ProjectRule):
         binds: _Bindings | None = None
         probed = set(re.findall(r"""hasattr\(\s*([\w.]+)\s*,\s*["'](\w+)["']""", pf.text))
         probed |= set(re.findall(r"""getattr\(\s*([\w.]+)\s*,\s*["'](\w+)["']\s*,""", pf.text))
-        builtins_new = {k.split(".", 1)[1]: v for k, v in self._table.items() if k.startswith("builtins.")}
+        builtins_new = {
+            k.split(".", 1)[1]: v for k, v in self._table.items() if k.startswith("builtins.")
+        }
         for node, ctx in walk(tree):
             if getattr(node, "lineno", None) in skipped:
                 continue
@@ -659,7 +671,11 @@ class StdlibNameNewerThanRequiresPython(ProjectRule):
                     continue
                 start, end = span_in(pf, node)
                 self.report_at(pf, start, end, self._message(full, added))
-            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in builtins_new:
+            elif (
+                isinstance(node, ast.Name)
+                and isinstance(node.ctx, ast.Load)
+                and node.id in builtins_new
+            ):
                 if binds is None:
                     binds = _bindings(tree)
                 if node.id in binds.other or node.id in binds.modules:
@@ -710,7 +726,9 @@ def _heavy_settings(index: ProjectIndex) -> tuple[frozenset[str], tuple[str, ...
     from mllint.rules.imports.eager_heavy_import import EagerHeavyImport
 
     values = rule_option_values(index.settings, EagerHeavyImport)
-    heavy = frozenset(values.get("heavy-modules") or ()) | frozenset(values.get("extend-heavy-modules") or ())
+    heavy = frozenset(values.get("heavy-modules") or ()) | frozenset(
+        values.get("extend-heavy-modules") or ()
+    )
     return heavy, tuple(values.get("allowed-modules") or ())
 
 
@@ -774,7 +792,9 @@ class EagerHeavyReexport(ProjectRule):
 
     code = "ML971"
     name = "eager-heavy-reexport"
-    summary = "A package `__init__.py` re-exports from a first-party module that imports a heavy library"
+    summary = (
+        "A package `__init__.py` re-exports from a first-party module that imports a heavy library"
+    )
     tier = 2
     default_enabled = False
     fix_safety = (FixSafety.UNSAFE,)
@@ -805,7 +825,11 @@ class EagerHeavyReexport(ProjectRule):
         for info in _imports_of(self.project, mod):
             if not info.ctx.at_import_time or info.level:
                 continue
-            for m in _imported_modules(info)[:1] if isinstance(info.node, ast.ImportFrom) else _imported_modules(info):
+            for m in (
+                _imported_modules(info)[:1]
+                if isinstance(info.node, ast.ImportFrom)
+                else _imported_modules(info)
+            ):
                 if self._heavy_module(m):
                     return m.split(".")[0]
         return None

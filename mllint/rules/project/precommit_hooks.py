@@ -22,7 +22,9 @@ _TEST_RUNNERS = [
     (re.compile(r"(?<![\w./-])nox(?![\w.-])"), "nox"),
 ]
 #: pytest options that select a subset of the tests (not "the whole test suite")
-_SUBSET_RE = re.compile(r"(?<![\w-])(?:-m|-k|--lf|--last-failed|--testmon|--picked|--sw|--stepwise)(?![\w-])")
+_SUBSET_RE = re.compile(
+    r"(?<![\w-])(?:-m|-k|--lf|--last-failed|--testmon|--picked|--sw|--stepwise)(?![\w-])"
+)
 
 
 def _command(hook: Hook) -> str:
@@ -103,7 +105,9 @@ class FullTestSuiteOnCommit(ProjectRule):
             if not _stages_run_on_commit(hook, cfg.default_stages):
                 continue
             command = _command(hook)
-            match = next(((m, label) for rx, label in _TEST_RUNNERS if (m := rx.search(command))), None)
+            match = next(
+                ((m, label) for rx, label in _TEST_RUNNERS if (m := rx.search(command))), None
+            )
             if match is None:
                 continue
             tool = match[1]
@@ -210,7 +214,9 @@ class HookMasksFailure(ProjectRule):
 
     code = "ML792"
     name = "hook-masks-failure"
-    summary = "A pre-commit hook's command cannot fail (`|| …`, `|| true`, `; exit 0`, `--exit-zero`)"
+    summary = (
+        "A pre-commit hook's command cannot fail (`|| …`, `|| true`, `; exit 0`, `--exit-zero`)"
+    )
     tier = 2
     reads: ClassVar[tuple[str, ...]] = (".pre-commit-config.yaml",)
 
@@ -377,8 +383,10 @@ class MypyHookMissingDependencies(ProjectRule):
         if cfg is None:
             return
         hooks = [
-            h for h in cfg.hooks
-            if h.id == "mypy" and "pre-commit/mirrors-mypy" in h.repo.rstrip("/").removesuffix(".git")
+            h
+            for h in cfg.hooks
+            if h.id == "mypy"
+            and "pre-commit/mirrors-mypy" in h.repo.rstrip("/").removesuffix(".git")
         ]
         if not hooks:
             return
@@ -396,7 +404,8 @@ class MypyHookMissingDependencies(ProjectRule):
                     have.add(r.name)
             used = self._imported(hook)
             missing = [
-                dist for dist in wanted
+                dist
+                for dist in wanted
                 if import_name(dist).split(".")[0] in used
                 and dist not in have
                 and not (dist in _SATISFIED_BY and normalise(_SATISFIED_BY[dist]) in have)
@@ -419,7 +428,9 @@ class MypyHookMissingDependencies(ProjectRule):
                 end,
                 f"The mypy hook runs in an isolated environment without {', '.join(missing)}; "
                 f"their imports become Any (or errors){extra}. Add them to additional_dependencies",
-                ProjectFix(FixSafety.UNSAFE, [append_to_list(hook, "additional_dependencies", items)]),
+                ProjectFix(
+                    FixSafety.UNSAFE, [append_to_list(hook, "additional_dependencies", items)]
+                ),
             )
 
     def _imported(self, hook: Hook) -> set[str]:

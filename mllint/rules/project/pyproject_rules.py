@@ -59,7 +59,12 @@ class VersionMismatch(ProjectRule):
     summary = "`[project].version` and the package's `__version__` literal disagree"
     tier = 2
     options = (
-        Option("flag-duplicates", "bool", False, "Also report a `__version__` literal equal to the declared version."),
+        Option(
+            "flag-duplicates",
+            "bool",
+            False,
+            "Also report a `__version__` literal equal to the declared version.",
+        ),
     )
     reads: ClassVar[tuple[str, ...]] = ("pyproject.toml",)
 
@@ -75,9 +80,10 @@ class VersionMismatch(ProjectRule):
         pf, tree, package = init
         for node in tree.body:
             value: ast.expr | None = None
-            if (isinstance(node, ast.Assign) and any(
-                isinstance(t, ast.Name) and t.id == "__version__" for t in node.targets
-            )) or (
+            if (
+                isinstance(node, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == "__version__" for t in node.targets)
+            ) or (
                 isinstance(node, ast.AnnAssign)
                 and isinstance(node.target, ast.Name)
                 and node.target.id == "__version__"
@@ -182,7 +188,11 @@ class MlNamesVsRuffNaming(ProjectRule):
     reads: ClassVar[tuple[str, ...]] = ("pyproject.toml", "ruff.toml", ".ruff.toml")
 
     def check(self) -> None:
-        for name, prefix in (("ruff.toml", ()), (".ruff.toml", ()), ("pyproject.toml", ("tool", "ruff"))):
+        for name, prefix in (
+            ("ruff.toml", ()),
+            (".ruff.toml", ()),
+            ("pyproject.toml", ("tool", "ruff")),
+        ):
             pf = self.project.config(name)
             data = self.project.parsed(name)
             if pf is None or not isinstance(data, dict):
@@ -207,13 +217,26 @@ class MlNamesVsRuffNaming(ProjectRule):
                     where, selector = (*prefix, *tkey, key), s
         if where is None:
             return
-        ignored = [*(lint.get("ignore") or []), *(ruff.get("ignore") or []),
-                   *(lint.get("extend-ignore") or []), *(ruff.get("extend-ignore") or [])]
+        ignored = [
+            *(lint.get("ignore") or []),
+            *(ruff.get("ignore") or []),
+            *(lint.get("extend-ignore") or []),
+            *(ruff.get("extend-ignore") or []),
+        ]
         if _ignores(ignored, "N803") or _ignores(ignored, "N806"):
             return
-        naming = lint.get("pep8-naming") if isinstance(lint.get("pep8-naming"), dict) else ruff.get("pep8-naming")
+        naming = (
+            lint.get("pep8-naming")
+            if isinstance(lint.get("pep8-naming"), dict)
+            else ruff.get("pep8-naming")
+        )
         naming = naming if isinstance(naming, dict) else {}
-        patterns = [p for k in ("ignore-names", "extend-ignore-names") for p in (naming.get(k) or []) if isinstance(p, str)]
+        patterns = [
+            p
+            for k in ("ignore-names", "extend-ignore-names")
+            for p in (naming.get(k) or [])
+            if isinstance(p, str)
+        ]
         if any(fnmatch.fnmatchcase("X", p) for p in patterns):
             return
         count, example = self._ml_names()
@@ -257,7 +280,9 @@ class MlNamesVsRuffNaming(ProjectRule):
         example = "X_train" if "X_train" in names else (names[0] if names else "X")
         return count, example
 
-    def _fix(self, pf: ProjectFile, prefix: tuple[str, ...], naming: dict[str, Any]) -> ProjectFix | None:
+    def _fix(
+        self, pf: ProjectFile, prefix: tuple[str, ...], naming: dict[str, Any]
+    ) -> ProjectFix | None:
         import tomlkit
 
         wanted = ["X", "X_*", "*_X"]
@@ -272,7 +297,11 @@ class MlNamesVsRuffNaming(ProjectRule):
         container = table[lint_key] if lint_key and lint_key in table else table
         naming_table = container.get("pep8-naming") if hasattr(container, "get") else None
         if naming_table is not None:
-            key = "extend-ignore-names" if "extend-ignore-names" in naming_table or "ignore-names" not in naming_table else "ignore-names"
+            key = (
+                "extend-ignore-names"
+                if "extend-ignore-names" in naming_table or "ignore-names" not in naming_table
+                else "ignore-names"
+            )
             current = naming_table.get(key)
             if current is None:
                 naming_table[key] = wanted
@@ -287,16 +316,20 @@ class MlNamesVsRuffNaming(ProjectRule):
         header = loc.header(*header_key) if header_key else None
         newline = "\r\n" if "\r\n" in pf.text else "\n"
         new_header = ".".join((*prefix, "lint", "pep8-naming"))
-        block = f"[{new_header}]{newline}extend-ignore-names = [\"X\", \"X_*\", \"*_X\"]{newline}"
+        block = f'[{new_header}]{newline}extend-ignore-names = ["X", "X_*", "*_X"]{newline}'
         if header is None:
             at = len(pf.text)
             sep = newline if pf.text and not pf.text.endswith(("\n", "\r")) else ""
-            return ProjectFix(FixSafety.UNSAFE, [FileEdit(pf.relpath, at, at, f"{sep}{newline}{block}")])
+            return ProjectFix(
+                FixSafety.UNSAFE, [FileEdit(pf.relpath, at, at, f"{sep}{newline}{block}")]
+            )
         at = loc.line_end(header.body_end)
         if at < len(pf.text):
             at += 2 if pf.text.startswith("\r\n", at) else 1
             return ProjectFix(FixSafety.UNSAFE, [FileEdit(pf.relpath, at, at, f"{newline}{block}")])
-        return ProjectFix(FixSafety.UNSAFE, [FileEdit(pf.relpath, at, at, f"{newline}{newline}{block}")])
+        return ProjectFix(
+            FixSafety.UNSAFE, [FileEdit(pf.relpath, at, at, f"{newline}{newline}{block}")]
+        )
 
 
 def _written_name(requirement: str) -> str:

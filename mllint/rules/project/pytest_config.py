@@ -16,7 +16,9 @@ from mllint.project.pyscan import span_in
 from mllint.project.tomlpos import toml_string
 from mllint.rule import FixSafety
 
-BUILTIN_MARKERS = frozenset({"parametrize", "skip", "skipif", "xfail", "usefixtures", "filterwarnings"})
+BUILTIN_MARKERS = frozenset(
+    {"parametrize", "skip", "skipif", "xfail", "usefixtures", "filterwarnings"}
+)
 #: markers provided by plugins -> the distributions that provide them
 PLUGIN_MARKERS: dict[str, tuple[str, ...]] = {
     "asyncio": ("pytest-asyncio",),
@@ -33,7 +35,9 @@ PLUGIN_MARKERS: dict[str, tuple[str, ...]] = {
     "httpx_mock": ("pytest-httpx",),
 }
 _MARKER_NAME = re.compile(r"\s*([A-Za-z_]\w*)")
-_ADDINI = re.compile(r"addinivalue_line\(\s*['\"]markers['\"]\s*,\s*[rbuRB]?f?['\"]\s*([A-Za-z_]\w*)")
+_ADDINI = re.compile(
+    r"addinivalue_line\(\s*['\"]markers['\"]\s*,\s*[rbuRB]?f?['\"]\s*([A-Za-z_]\w*)"
+)
 
 
 @dataclass
@@ -88,15 +92,21 @@ def effective_config(index: ProjectIndex) -> PytestConfig | None:
         data = index.parsed(name)
         if isinstance(data, dict):
             table = data.get("pytest")
-            found = PytestConfig(index.config(name), "pytest.toml", "pytest",
-                                 _list_markers(table.get("markers")) if isinstance(table, dict) else set())
+            found = PytestConfig(
+                index.config(name),
+                "pytest.toml",
+                "pytest",
+                _list_markers(table.get("markers")) if isinstance(table, dict) else set(),
+            )
             break
     if found is None:
         for name in ("pytest.ini", ".pytest.ini"):
             parser = index.parsed(name)
             if isinstance(parser, configparser.ConfigParser):
                 if parser.has_section("pytest"):
-                    found = PytestConfig(index.config(name), "ini", "pytest", _ini_markers(parser, "pytest"))
+                    found = PytestConfig(
+                        index.config(name), "ini", "pytest", _ini_markers(parser, "pytest")
+                    )
                 else:
                     found = PytestConfig(index.config(name), "ini", "pytest", set(), ignored=True)
                 break
@@ -106,16 +116,26 @@ def effective_config(index: ProjectIndex) -> PytestConfig | None:
         if isinstance(pytest_table, dict):
             ini = pytest_table.get("ini_options")
             if isinstance(ini, dict):
-                found = PytestConfig(index.config("pyproject.toml"), "pyproject", "tool.pytest.ini_options",
-                                     _list_markers(ini.get("markers")))
+                found = PytestConfig(
+                    index.config("pyproject.toml"),
+                    "pyproject",
+                    "tool.pytest.ini_options",
+                    _list_markers(ini.get("markers")),
+                )
             elif pytest_table:
-                found = PytestConfig(index.config("pyproject.toml"), "pyproject-native", "tool.pytest",
-                                     _list_markers(pytest_table.get("markers")))
+                found = PytestConfig(
+                    index.config("pyproject.toml"),
+                    "pyproject-native",
+                    "tool.pytest",
+                    _list_markers(pytest_table.get("markers")),
+                )
     if found is None:
         for name, section in (("tox.ini", "pytest"), ("setup.cfg", "tool:pytest")):
             parser = index.parsed(name)
             if isinstance(parser, configparser.ConfigParser) and parser.has_section(section):
-                found = PytestConfig(index.config(name), "ini", section, _ini_markers(parser, section))
+                found = PytestConfig(
+                    index.config(name), "ini", section, _ini_markers(parser, section)
+                )
                 break
     index.cache["pytest-config"] = found
     return found
@@ -294,9 +314,7 @@ class UnregisteredPytestMarker(ProjectRule):
     summary = "A custom `pytest.mark.<name>` is not registered in the pytest configuration"
     tier = 2
     fix_safety = (FixSafety.SAFE,)
-    options = (
-        Option("extend-known-markers", "list[str]", [], "Marker names never reported."),
-    )
+    options = (Option("extend-known-markers", "list[str]", [], "Marker names never reported."),)
     reads: ClassVar[tuple[str, ...]] = ("pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
 
     def check(self) -> None:
@@ -304,8 +322,7 @@ class UnregisteredPytestMarker(ProjectRule):
 
         settings = self.project.settings
         tests = [
-            rel for rel in self.project.python_relpaths()
-            if matches_any(rel, settings.test_paths)
+            rel for rel in self.project.python_relpaths() if matches_any(rel, settings.test_paths)
         ]
         if not tests:
             return
