@@ -24,11 +24,13 @@ from __future__ import annotations
 import ast
 import warnings
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 __all__ = ["Scan", "scan_source", "terminal_name"]
 
 _A = TypeVar("_A", bound=ast.AST)
+_B = TypeVar("_B", bound=ast.AST)
+_C = TypeVar("_C", bound=ast.AST)
 _AST = ast.AST
 
 #: fields never holding child nodes worth visiting (expression contexts are singletons)
@@ -131,20 +133,29 @@ class Scan:
         self._by_type = by
 
     # -- nodes by type -----------------------------------------------------------------
-    def of(self, *types: type[_A]) -> list[_A]:
+    @overload
+    def of(self, t1: type[_A], /) -> list[_A]: ...
+    @overload
+    def of(self, t1: type[_A], t2: type[_B], /) -> list[_A | _B]: ...
+    @overload
+    def of(self, t1: type[_A], t2: type[_B], t3: type[_C], /) -> list[_A | _B | _C]: ...
+    @overload
+    def of(self, *types: type[ast.AST]) -> list[ast.AST]: ...
+
+    def of(self, *types: type[ast.AST]) -> list[Any]:
         """Every node of these exact types (not subclasses), in no particular order."""
         if len(types) == 1:
-            return self._by_type.get(types[0], [])  # type: ignore[return-value]
-        out: list[_A] = []
+            return self._by_type.get(types[0], [])
+        out: list[ast.AST] = []
         for t in types:
-            out.extend(self._by_type.get(t, ()))  # type: ignore[arg-type]
+            out.extend(self._by_type.get(t, ()))
         return out
 
     def has(self, *types: type[ast.AST]) -> bool:
         return any(t in self._by_type for t in types)
 
     def functions(self) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
-        return self.of(ast.FunctionDef, ast.AsyncFunctionDef)  # type: ignore[arg-type]
+        return self.of(ast.FunctionDef, ast.AsyncFunctionDef)
 
     # -- cached name facts -------------------------------------------------------------
     def imported_modules(self) -> frozenset[str]:
@@ -220,9 +231,9 @@ class Scan:
         wanted = set(names)
         out: list[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef] = []
         for node in self.of(ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
-            for dec in node.decorator_list:  # type: ignore[attr-defined]
+            for dec in node.decorator_list:
                 if terminal_name(dec.func if isinstance(dec, ast.Call) else dec) in wanted:
-                    out.append(node)  # type: ignore[arg-type]
+                    out.append(node)
                     break
         return out
 
@@ -245,8 +256,8 @@ class Scan:
         if hit is None:
             roots: list[ast.AST] = []
             for loop in self.of(ast.For, ast.AsyncFor):
-                roots.extend(loop.body)  # type: ignore[attr-defined]
-                roots.extend(loop.orelse)  # type: ignore[attr-defined]
+                roots.extend(loop.body)
+                roots.extend(loop.orelse)
             for wloop in self.of(ast.While):
                 roots.append(wloop.test)
                 roots.extend(wloop.body)
