@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     import argparse
 
     from mllint.config import Settings
-    from mllint.engine import EnabledRule
 
 #: rules that read project files (``pyproject.toml``, ``.pre-commit-config.yaml``): CLI only
 PROJECT_FILE_BANDS = ("ML78", "ML79")
@@ -98,22 +97,6 @@ class _Project:
     settings: Settings
     #: the codes of the rules that run (from the rule catalog: no rule is imported)
     codes: frozenset[str]
-    #: the rules with their options, built on the first file that needs them
-    _rules: list[EnabledRule] | None = None
-
-    def rules(self) -> list[EnabledRule]:
-        if self._rules is None:
-            from mllint.config import rule_option_values
-            from mllint.engine import EnabledRule
-            from mllint.rule import per_file_rules
-
-            registry = per_file_rules()  # project rules never run inside flake8
-            self._rules = [
-                EnabledRule(registry[c], rule_option_values(self.settings, registry[c]))
-                for c in sorted(self.codes)
-                if c in registry
-            ]
-        return self._rules
 
 
 #: directory of a checked file -> its project (None: the configuration could not be read)
@@ -235,11 +218,10 @@ class MLLintChecker:
 
         from mllint.api import make_request
         from mllint.cache import package_of
-        from mllint.engine import lint_source, rules_for
-        from mllint.semantics.context import FileFacts
+        from mllint.engine import lint_source
 
-        if not rules_for(source, FileFacts(path=relpath), project.rules()):
-            return []  # the engine's text pre-scan: no rule can fire, nothing to parse
+        # lint_source runs the pre-scan (text, then ast gates with this file's real roles:
+        # test file, package __init__...) and parses with libcst only when a rule can fire
         request = make_request(
             project.settings,
             relpath,
