@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import ast
+import sys
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any
+
 import libcst as cst
 
 from mllint.options import Option
+from mllint.prescan import Scan, walk
 from mllint.rule import Fix, FixSafety, Rule
 from mllint.semantics import kinds as K
-from mllint.semantics.concurrency import enclosing_async_def
+from mllint.semantics.concurrency import (
+    CONTEXT_FACTORIES,
+    POOL_CALLABLE_METHODS,
+    POOL_CONSTRUCTORS,
+    PROCESS,
+    PROCESS_CLASSES,
+    THREAD,
+    enclosing_async_def,
+)
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import string_value
 from mllint.semantics.walk import iter_descendants
 
@@ -121,6 +136,24 @@ class BlockingIoInAsync(Rule):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._hooks: set[str] | None = None
 
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a call that may resolve to a blocking callable (an option's too), a
+        # `<lib>.<Cls>.from_pretrained(...)`, or a `.to_<format>(...)`/`.fit(...)` method call,
+        # directly in the body of an `async def`
+        if not scan.has(ast.AsyncFunctionDef):
+            return False
+        extra = options.get("extend-blocking-calls") or ()
+        wanted = _BLOCKING_CALLS.union(extra) if extra else _BLOCKING_CALLS
+        cands: list[ast.Call] = _qual_calls(scan, wanted)
+        for c in scan.calls(*_call_names(scan, ("from_pretrained",))):
+            if any(_pretrained_qual(q) for q in _quals(scan, c.func)):
+                cands.append(c)
+        for c in scan.calls(*_FRAME_WRITERS, *_FIT_METHODS):
+            if isinstance(c.func, ast.Attribute):
+                cands.append(c)
+        return _in_async_body(scan, cands)
+
     def visit_Call(self, node: cst.Call) -> None:
         ctx = self.ctx
         func = node.func
@@ -200,6 +233,12 @@ class BlockingIoInAsync(Rule):
         return Fix(FixSafety.UNSAFE, [(node, new)], [plan])
 
 
+def _pretrained_qual(qual: str) -> bool:
+    if qual.startswith("."):  # relative import: the package is unknown here
+        return qual.endswith(".from_pretrained")
+    return qual.endswith(".from_pretrained") and qual.startswith(_PRETRAINED_LIBS)
+
+
 def _registered_hooks(module: cst.Module) -> set[str]:
     """Names of functions registered as start-up/shutdown hooks or lifespans in ``module``:
     ``lifespan=f``, ``on_startup=[f]``, ``add_event_handler("startup", f)``,
@@ -236,4 +275,390 @@ def _registered_hooks(module: cst.Module) -> set[str]:
             and isinstance(node.args[0].value, cst.Name)
         ):
             out.add(node.args[0].value.value)
+    return out
+
+
+# -- ast-gate helpers shared by the concurrency rules (mllint.prescan candidates) ------------
+#: ``Scan._cache`` keys (the scan is shared by every rule's gate on one file)
+_KEY_IMPORTS = "concurrency.imports"
+_KEY_BODIES = "concurrency.bodies"
+_KEY_NOT_IMPORT_TIME = "concurrency.not_import_time"
+_KEY_FSTRINGS = "concurrency.fstrings"
+_KEY_RENAMES = "concurrency.renames"
+_FAR = 1 << 30
+
+_Pos = tuple[int, int]
+
+
+def _import_table(scan: Scan) -> dict[str, list[str]]:
+    """Local name -> every qualified name an import anywhere in the file binds it to.
+
+    ``import a.b`` binds ``a`` to ``a``; ``import a.b as c`` binds ``c`` to ``a.b``;
+    ``from a import b as c`` binds ``c`` to ``a.b``. A relative import gives ``.mod.name``
+    (a leading dot: "any qualified name equal to ``mod.name`` or ending in ``.mod.name``",
+    since the package is resolved by the rule). Star imports bind nothing the rules resolve."""
+    hit = scan._cache.get(_KEY_IMPORTS)
+    if hit is None:
+        table: dict[str, list[str]] = {}
+        for imp in scan.of(ast.Import):
+            for alias in imp.names:
+                if alias.asname:
+                    table.setdefault(alias.asname, []).append(alias.name)
+                else:
+                    top = alias.name.split(".", 1)[0]
+                    table.setdefault(top, []).append(top)
+        for imp_from in scan.of(ast.ImportFrom):
+            mod = imp_from.module or ""
+            for alias in imp_from.names:
+                if alias.name == "*":
+                    continue
+                if imp_from.level:
+                    qual = "." + (f"{mod}.{alias.name}" if mod else alias.name)
+                else:
+                    qual = f"{mod}.{alias.name}"
+                table.setdefault(alias.asname or alias.name, []).append(qual)
+        hit = scan._cache[_KEY_IMPORTS] = table
+    return hit  # type: ignore[return-value]
+
+
+def _quals(scan: Scan, expr: ast.AST) -> list[str]:
+    """The qualified names ``ctx.qualname`` may give a Name/Attribute chain (a superset): its
+    root through every import binding it, or as a builtin."""
+    parts: list[str] = []
+    while isinstance(expr, ast.Attribute):
+        parts.append(expr.attr)
+        expr = expr.value
+    if not isinstance(expr, ast.Name):
+        return []
+    tail = ".".join(reversed(parts))
+    bases = [*_import_table(scan).get(expr.id, ()), f"builtins.{expr.id}"]
+    return [f"{b}.{tail}" if tail else b for b in bases]
+
+
+def _qual_match(qual: str, wanted: Iterable[str]) -> bool:
+    if qual.startswith("."):  # relative import: the package prefix is unknown here
+        return any(w == qual[1:] or w.endswith(qual) for w in wanted)
+    return qual in wanted
+
+
+def _qual_in(scan: Scan, expr: ast.AST, wanted: Collection[str]) -> bool:
+    return any(_qual_match(q, wanted) for q in _quals(scan, expr))
+
+
+def _renames(scan: Scan) -> dict[str, set[str]]:
+    """Last segment of an imported qualified name -> the local names it is imported under
+    when they differ (``import x.y as z`` and ``from x import y as z`` give ``y -> {z}``)."""
+    hit = scan._cache.get(_KEY_RENAMES)
+    if hit is None:
+        out: dict[str, set[str]] = {}
+        for local, quals in _import_table(scan).items():
+            for q in quals:
+                last = q.rsplit(".", 1)[-1]
+                if last != local:
+                    out.setdefault(last, set()).add(local)
+        hit = scan._cache[_KEY_RENAMES] = out
+    return hit  # type: ignore[return-value]
+
+
+def _call_names(scan: Scan, lasts: Iterable[str]) -> set[str]:
+    """Callee terminal names a call to a qualified name ending in one of ``lasts`` can have:
+    those names and the local names of imports of such names."""
+    names = set(lasts)
+    renames = _renames(scan)
+    if renames:
+        for last in list(names):
+            names.update(renames.get(last, ()))
+    return names
+
+
+_LASTS: dict[frozenset[str], frozenset[str]] = {}
+
+
+def _qual_calls(scan: Scan, wanted: Collection[str]) -> list[ast.Call]:
+    """Calls whose callee may resolve (``ctx.qualname``) to one of ``wanted``."""
+    key = frozenset(wanted)
+    lasts = _LASTS.get(key)
+    if lasts is None:
+        lasts = _LASTS[key] = frozenset(w.rsplit(".", 1)[-1] for w in key)
+    calls = scan.calls(*_call_names(scan, lasts))
+    return [c for c in calls if _qual_in(scan, c.func, wanted)] if calls else calls
+
+
+def _start(node: ast.AST) -> _Pos:
+    return (node.lineno, node.col_offset)  # type: ignore[attr-defined]
+
+
+def _end(node: ast.AST) -> _Pos:
+    line = getattr(node, "end_lineno", None)
+    col = getattr(node, "end_col_offset", None)
+    return (_FAR if line is None else line, _FAR if col is None else col)
+
+
+def _fstring_owners(scan: Scan) -> dict[int, ast.AST]:
+    """id(node) -> the f-string holding it. Before Python 3.12 the positions of the nodes
+    inside an f-string may be off, so the gates place such a node at its outermost f-string
+    (and ignore lambdas inside f-strings: the gate then sees their body as the code around
+    them, which only widens what it lets through)."""
+    if sys.version_info >= (3, 12) or not scan.has(ast.JoinedStr):
+        return {}
+    hit = scan._cache.get(_KEY_FSTRINGS)
+    if hit is None:
+        owners: dict[int, ast.AST] = {}
+        for js in scan.of(ast.JoinedStr):
+            for sub in walk(js):
+                if sub is not js:
+                    owners[id(sub)] = js
+        hit = scan._cache[_KEY_FSTRINGS] = owners
+    return hit  # type: ignore[return-value]
+
+
+def _span(scan: Scan, node: ast.AST) -> tuple[_Pos, _Pos]:
+    """The (start, end) position of ``node``, of its outermost f-string when in one."""
+    owners = _fstring_owners(scan)
+    while id(node) in owners:
+        node = owners[id(node)]
+    return _start(node), _end(node)
+
+
+def _lambdas(scan: Scan) -> list[ast.Lambda]:
+    """The lambdas whose positions can be trusted (not inside an f-string before 3.12)."""
+    owners = _fstring_owners(scan)
+    return [lam for lam in scan.of(ast.Lambda) if id(lam) not in owners]
+
+
+def _bodies(scan: Scan) -> list[tuple[_Pos, _Pos, ast.AST]]:
+    """(start, end, owner) of the body of every def, class and lambda."""
+    hit = scan._cache.get(_KEY_BODIES)
+    if hit is None:
+        out: list[tuple[_Pos, _Pos, ast.AST]] = []
+        for owner in scan.of(ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
+            body = owner.body
+            out.append((_start(body[0]), _end(body[-1]), owner))
+        for lam in _lambdas(scan):
+            out.append((_start(lam.body), _end(lam.body), lam))
+        hit = scan._cache[_KEY_BODIES] = out
+    return hit  # type: ignore[return-value]
+
+
+def _enclosing_scope(scan: Scan, node: ast.AST) -> ast.AST | None:
+    """The innermost def, class or lambda whose *body* contains ``node`` (None: module level),
+    like ``mllint.semantics.concurrency.enclosing_def_or_lambda``: a node in a decorator, a
+    default or an annotation belongs to the enclosing scope of the def."""
+    start, end = _span(scan, node)
+    best: ast.AST | None = None
+    best_start: _Pos = (-1, -1)
+    for s, e, owner in _bodies(scan):
+        if s <= start and end <= e and s > best_start:
+            best, best_start = owner, s
+    return best
+
+
+def _in_async_body(scan: Scan, nodes: Iterable[ast.AST]) -> bool:
+    """Some node is directly in an ``async def`` body (not in a nested def/lambda/class)."""
+    return any(isinstance(_enclosing_scope(scan, n), ast.AsyncFunctionDef) for n in nodes)
+
+
+def _is_main_guard_test(test: ast.AST) -> bool:
+    """``__name__ == "__main__"`` written as a single plain string literal (an implicit
+    concatenation is no main guard for the rules; it is at least 12 characters wide)."""
+    if not isinstance(test, ast.Compare) or len(test.ops) != 1:
+        return False
+    if not isinstance(test.ops[0], ast.Eq):
+        return False
+    left, right = test.left, test.comparators[0]
+    if isinstance(right, ast.Name):
+        left, right = right, left
+    if not (isinstance(left, ast.Name) and left.id == "__name__"):
+        return False
+    return (
+        isinstance(right, ast.Constant)
+        and right.value == "__main__"
+        and isinstance(right.value, str)
+        and right.end_lineno == right.lineno
+        and right.end_col_offset is not None
+        and right.end_col_offset - right.col_offset <= 11
+    )
+
+
+def _not_import_time_spans(scan: Scan) -> list[tuple[_Pos, _Pos]]:
+    """Spans whose code does not run at import time for the rules: whole defs and classes
+    (decorators included), lambdas, and ``if __name__ == "__main__":`` statements."""
+    hit = scan._cache.get(_KEY_NOT_IMPORT_TIME)
+    if hit is None:
+        out: list[tuple[_Pos, _Pos]] = []
+        for owner in scan.of(ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
+            first = owner.decorator_list[0] if owner.decorator_list else owner
+            out.append((_start(first), _end(owner)))
+        for lam in _lambdas(scan):
+            out.append((_start(lam), _end(lam)))
+        for stmt in scan.of(ast.If):
+            if _is_main_guard_test(stmt.test):
+                out.append((_start(stmt), _end(stmt)))
+        hit = scan._cache[_KEY_NOT_IMPORT_TIME] = out
+    return hit  # type: ignore[return-value]
+
+
+def _at_import_time(scan: Scan, node: ast.AST) -> bool:
+    start, end = _span(scan, node)
+    return not any(s <= start and end <= e for s, e in _not_import_time_spans(scan))
+
+
+def _arg(call: ast.Call, keywords: tuple[str, ...], position: int | None) -> ast.AST | None:
+    """``mllint.semantics.cstutil.call_arg`` on an ``ast.Call``."""
+    for kw in call.keywords:
+        if kw.arg is not None and kw.arg in keywords:
+            return kw.value
+    if position is not None:
+        for i, a in enumerate(call.args):
+            if isinstance(a, ast.Starred):
+                return None
+            if i == position:
+                return a
+    return None
+
+
+def _int_literal(node: ast.AST) -> int | None:
+    """``mllint.semantics.cstutil.int_value`` on ``ast``: an int literal, optionally signed."""
+    sign = 1
+    if isinstance(node, ast.UnaryOp):
+        if isinstance(node.op, ast.USub):
+            sign = -1
+        elif not isinstance(node.op, ast.UAdd):
+            return None
+        node = node.operand
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return sign * node.value
+    return None
+
+
+def _context_attr_calls(scan: Scan, attr: str) -> list[ast.Call]:
+    """``<ctx>.Pool(...)``/``<ctx>.Process(...)`` where ``<ctx>`` may be a
+    ``multiprocessing.get_context(...)`` call or a name bound from one."""
+    out: list[ast.Call] = []
+    factories: bool | None = None
+    for c in scan.calls(attr):
+        func = c.func
+        if not isinstance(func, ast.Attribute):
+            continue
+        recv = func.value
+        if isinstance(recv, ast.Call):
+            if _qual_in(scan, recv.func, CONTEXT_FACTORIES):
+                out.append(c)
+        elif isinstance(recv, ast.Name):
+            if factories is None:
+                factories = bool(_qual_calls(scan, CONTEXT_FACTORIES))
+            if factories:
+                out.append(c)
+    return out
+
+
+def _pool_calls(scan: Scan, kind: str | None) -> list[ast.Call]:
+    """Calls that may construct a worker pool of this kind (None: any kind), like
+    ``mllint.semantics.concurrency.pool_kind_of_call``."""
+    wanted = [q for q, k in POOL_CONSTRUCTORS.items() if kind is None or k == kind]
+    out = _qual_calls(scan, wanted)
+    if kind != THREAD:
+        out.extend(_context_attr_calls(scan, "Pool"))
+    return out
+
+
+def _process_calls(scan: Scan) -> list[ast.Call]:
+    """Calls that may be ``multiprocessing.Process(...)`` (``is_process_call``)."""
+    return [*_qual_calls(scan, PROCESS_CLASSES), *_context_attr_calls(scan, "Process")]
+
+
+def _bound_to(
+    scan: Scan, calls: Collection[ast.Call], with_items: bool = True, annotated: bool = True
+) -> tuple[set[str], set[str]]:
+    """(names, attributes) that assignments (``x = c``, ``x: T = c``, ``a, x = b, c``,
+    ``self.x = c``) and ``with c as x`` may bind to one of these calls: the receivers
+    ``pool_kind_of_expr`` and ``is_process_call`` accept."""
+    names: set[str] = set()
+    attrs: set[str] = set()
+    if not calls:
+        return names, attrs
+    ids = {id(c) for c in calls}
+
+    def holds(value: ast.AST | None) -> bool:
+        if isinstance(value, (ast.Tuple, ast.List)):
+            return any(holds(e) for e in value.elts)
+        return id(value) in ids
+
+    def bind(target: ast.AST) -> None:
+        for n in walk(target):
+            if isinstance(n, ast.Name):
+                names.add(n.id)
+            elif isinstance(n, ast.Attribute):
+                attrs.add(n.attr)
+
+    for a in scan.of(ast.Assign):
+        if holds(a.value):
+            for t in a.targets:
+                bind(t)
+    if annotated:
+        for ann in scan.of(ast.AnnAssign):
+            if holds(ann.value):
+                bind(ann.target)
+    if with_items:
+        for w in scan.of(ast.With, ast.AsyncWith):
+            for item in w.items:
+                if item.optional_vars is not None and id(item.context_expr) in ids:
+                    bind(item.optional_vars)
+    return names, attrs
+
+
+def _receiver_in(recv: ast.AST, calls: set[int], names: set[str], attrs: set[str]) -> bool:
+    """``recv`` may be one of the calls, or a name/``self.<attr>`` bound to one."""
+    if isinstance(recv, ast.Call):
+        return id(recv) in calls
+    if isinstance(recv, ast.Name):
+        return recv.id in names
+    return (
+        isinstance(recv, ast.Attribute)
+        and isinstance(recv.value, ast.Name)
+        and (recv.attr in attrs)
+    )
+
+
+def _pool_method_args(scan: Scan, kind: str) -> list[ast.AST]:
+    """The callable argument of ``<pool>.map/submit/...(f, ...)`` calls on a receiver that
+    may be a pool of this kind (``pool_kind_of_expr``)."""
+    out: list[ast.AST] = []
+    calls = scan.calls(*POOL_CALLABLE_METHODS)
+    if not calls:
+        return out
+    pools = _pool_calls(scan, kind)
+    if not pools:
+        return out
+    names, attrs = _bound_to(scan, pools)
+    ids = {id(p) for p in pools}
+    for c in calls:
+        func = c.func
+        if isinstance(func, ast.Attribute) and _receiver_in(func.value, ids, names, attrs):
+            keyword = "fn" if func.attr == "submit" else "func"
+            arg = _arg(c, (keyword,), 0)
+            if arg is not None:
+                out.append(arg)
+    return out
+
+
+def _process_targets(scan: Scan) -> list[ast.AST]:
+    """The callables a file may send to worker processes (``process_callable_arg``)."""
+    out = _pool_method_args(scan, PROCESS)
+    for c in _process_calls(scan):
+        arg = _arg(c, ("target",), 1)
+        if arg is not None:
+            out.append(arg)
+    return out
+
+
+def _local_function_names(targets: Iterable[ast.AST]) -> set[str]:
+    """Names of the defs ``local_function`` may find for these expressions: ``f`` for ``f``
+    and ``self.f``."""
+    out: set[str] = set()
+    for t in targets:
+        if isinstance(t, ast.Name):
+            out.add(t.id)
+        elif isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name):
+            out.add(t.attr)
     return out

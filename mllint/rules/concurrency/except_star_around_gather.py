@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Rule
+from mllint.rules.concurrency.blocking_io_in_async import _qual_calls
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import call_arg
 
 
@@ -49,6 +56,35 @@ class ExceptStarAroundGather(Rule):
     summary = "`except*` around `asyncio.gather(...)` expecting all task failures"
     tier = 3
     requires_text = ("except*", "except *")
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # `try ... except*` whose body has a statement `[x =] [return] await <gather>(...)`
+        # without `return_exceptions=<anything but False>`
+        try_star = getattr(ast, "TryStar", None)
+        if try_star is None:  # pragma: no cover - Python < 3.11 cannot parse `except*`
+            return True
+        tries = scan.of(try_star)
+        if not tries:
+            return False
+        gathers = {id(c) for c in _qual_calls(scan, ("asyncio.gather",))}
+        if not gathers:
+            return False
+        for t in tries:
+            for stmt in t.body:
+                if not isinstance(stmt, (ast.Expr, ast.Assign, ast.AnnAssign, ast.Return)):
+                    continue
+                value = stmt.value
+                if not isinstance(value, ast.Await) or id(value.value) not in gathers:
+                    continue
+                assert isinstance(value.value, ast.Call)
+                flag = next(
+                    (kw.value for kw in value.value.keywords if kw.arg == "return_exceptions"),
+                    None,
+                )
+                if flag is None or (isinstance(flag, ast.Constant) and flag.value is False):
+                    return True
+        return False
 
     def visit_TryStar(self, node: cst.TryStar) -> None:
         body = node.body

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.concurrency.blocking_io_in_async import _enclosing_scope, _pool_calls
 from mllint.semantics.concurrency import (
     PROCESS,
     enclosing_def_or_lambda,
     pool_kind_of_call,
     walk_with_parents,
 )
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import block_indents, code_in_block
 
 _CLOSERS = frozenset({"shutdown", "terminate"})
@@ -86,6 +93,22 @@ class ExecutorNeverShutDown(Rule):
     tier = 3
     fix_safety = (FixSafety.UNSAFE,)
     requires_text = ("Pool",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # `name = <pool constructor>(...)` directly in the body of a def
+        pools = {id(c) for c in _pool_calls(scan, None)}
+        if not pools:
+            return False
+        for a in scan.of(ast.Assign):
+            if (
+                id(a.value) in pools
+                and len(a.targets) == 1
+                and isinstance(a.targets[0], ast.Name)
+                and isinstance(_enclosing_scope(scan, a), (ast.FunctionDef, ast.AsyncFunctionDef))
+            ):
+                return True
+        return False
 
     def visit_Assign(self, node: cst.Assign) -> None:
         ctx = self.ctx

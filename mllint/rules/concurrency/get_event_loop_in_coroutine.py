@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.concurrency.blocking_io_in_async import _in_async_body, _qual_calls
 from mllint.semantics.concurrency import enclosing_async_def
+from mllint.semantics.context import FileFacts
 
 
 class GetEventLoopInCoroutine(Rule):
@@ -49,6 +56,13 @@ class GetEventLoopInCoroutine(Rule):
     tier = 3
     fix_safety = (FixSafety.SAFE,)
     requires_text = ("get_event_loop",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a call that may be asyncio.get_event_loop() directly in the body of an `async def`
+        if not scan.has(ast.AsyncFunctionDef):
+            return False
+        return _in_async_body(scan, _qual_calls(scan, ("asyncio.get_event_loop",)))
 
     def visit_Call(self, node: cst.Call) -> None:
         if self.ctx.qualname(node.func) != "asyncio.get_event_loop":

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan, walk
 from mllint.rule import Rule
+from mllint.rules.concurrency.blocking_io_in_async import _bound_to, _qual_calls, _receiver_in
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import int_value
 from mllint.semantics.scopes import Binding
 from mllint.semantics.walk import iter_descendants
@@ -63,6 +70,24 @@ class LockHeldAcrossAwait(Rule):
     tier = 2
     default_enabled = False
     requires_text = ("Lock",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # `async with <name or x.attr>:` with an `await` in its body, the name or attribute
+        # assigned a call that may be asyncio.Lock()
+        withs = scan.of(ast.AsyncWith)
+        if not withs or not scan.has(ast.Await):
+            return False
+        locks = _qual_calls(scan, _LOCKS)
+        if not locks:
+            return False
+        names, attrs = _bound_to(scan, locks, with_items=False)
+        for w in withs:
+            if not any(_receiver_in(i.context_expr, set(), names, attrs) for i in w.items):
+                continue
+            if any(isinstance(n, ast.Await) for stmt in w.body for n in walk(stmt)):
+                return True
+        return False
 
     def visit_With(self, node: cst.With) -> None:
         if node.asynchronous is None:

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import ast
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.concurrency.blocking_io_in_async import (
+    _at_import_time,
+    _bound_to,
+    _pool_calls,
+    _process_calls,
+    _qual_calls,
+    _receiver_in,
+)
 from mllint.semantics.concurrency import (
     PROCESS,
     is_main_guard_test,
     is_process_call,
     pool_kind_of_call,
 )
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import call_arg, expression_names, int_value, iter_names_in_target
 from mllint.semantics.walk import iter_descendants
 
@@ -89,6 +101,46 @@ class ProcessStartWithoutMainGuard(Rule):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._reported: set[int] = set()
         self._fix_given = False
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # at import time (outside defs, classes, lambdas and main guards): a process-pool
+        # constructor or spawn call; `<x>.start()` when a Process is created; `<name>.submit/
+        # map(...)` when a ProcessPoolExecutor is created; a `for` over a name when a
+        # DataLoader(..., num_workers=...) is created
+        starters: list[ast.AST] = [*_pool_calls(scan, PROCESS), *_qual_calls(scan, _SPAWN)]
+        procs = _process_calls(scan)
+        if procs:
+            ids = {id(p) for p in procs}
+            names, _ = _bound_to(scan, procs, with_items=False, annotated=False)
+            for c in scan.calls("start"):
+                func = c.func
+                if (
+                    isinstance(func, ast.Attribute)
+                    and not c.args
+                    and not c.keywords
+                    and _receiver_in(func.value, ids, names, set())
+                ):
+                    starters.append(c)
+        lazies = _qual_calls(scan, _LAZY_EXECUTORS)
+        if lazies:
+            names, _ = _bound_to(scan, lazies, with_items=False)
+            for c in scan.calls(*_EXECUTOR_STARTERS):
+                func = c.func
+                if (
+                    isinstance(func, ast.Attribute)
+                    and isinstance(func.value, ast.Name)
+                    and func.value.id in names
+                ):
+                    starters.append(c)
+        if any(
+            any(kw.arg == "num_workers" for kw in c.keywords)
+            for c in _qual_calls(scan, _DATALOADERS)
+        ):
+            for loop in scan.of(ast.For, ast.AsyncFor):
+                if isinstance(loop.iter, ast.Name):
+                    starters.append(loop)
+        return any(_at_import_time(scan, n) for n in starters)
 
     def _import_time(self) -> bool:
         ctx = self.ctx

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Rule
+from mllint.rules.concurrency.blocking_io_in_async import (
+    _enclosing_scope,
+    _local_function_names,
+    _process_targets,
+    _qual_calls,
+    _qual_in,
+)
 from mllint.rules.concurrency.unpicklable_process_target import process_callable_arg
 from mllint.semantics import kinds as K
 from mllint.semantics.concurrency import local_function, walk_with_parents
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import call_arg, iter_names_in_target, string_value
 
 _MUTATORS = frozenset({"append", "extend", "insert", "update", "add", "setdefault", "pop", "clear"})
@@ -65,6 +78,38 @@ class ProcessWorkerMutatesGlobal(Rule):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._checked: set[int] = set()
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a def of this file sent to worker processes (pool method, Process(target=...),
+        # joblib `Parallel(...)(delayed(f)(...) ...)`) whose own body has a `global`, an item
+        # assignment to a name or a mutator method call on a name
+        targets = _process_targets(scan)
+        targets.extend(_joblib_targets(scan))
+        names = _local_function_names(targets)
+        if not names:
+            return False
+        fns = {id(fn) for fn in scan.functions() if fn.name in names}
+        if not fns:
+            return False
+        for g in scan.of(ast.Global):
+            if id(_enclosing_scope(scan, g)) in fns:
+                return True
+        for node in scan.of(ast.Assign, ast.AugAssign, ast.AnnAssign):
+            tgts = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(
+                isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) for t in tgts
+            ) and (id(_enclosing_scope(scan, node)) in fns):
+                return True
+        for c in scan.calls(*_MUTATORS):
+            func = c.func
+            if (
+                isinstance(func, ast.Attribute)
+                and isinstance(func.value, ast.Name)
+                and id(_enclosing_scope(scan, c)) in fns
+            ):
+                return True
+        return False
 
     def visit_Call(self, node: cst.Call) -> None:
         arg = process_callable_arg(self, node)
@@ -153,3 +198,26 @@ class ProcessWorkerMutatesGlobal(Rule):
                     and is_module_container(func.value.value)
                 ):
                     report(sub, func.value.value)
+
+
+def _joblib_targets(scan: Scan) -> list[ast.AST]:
+    """``f`` of ``Parallel(...)(delayed(f)(...) for ...)`` (any argument of ``delayed``)."""
+    out: list[ast.AST] = []
+    parallels = {id(c) for c in _qual_calls(scan, ("joblib.Parallel",))}
+    if not parallels:
+        return out
+    for node in scan.of(ast.Call):
+        if id(node.func) not in parallels:
+            continue
+        for a in (*node.args, *(kw.value for kw in node.keywords)):
+            gen = a.value if isinstance(a, ast.Starred) else a
+            if not isinstance(gen, (ast.GeneratorExp, ast.ListComp)):
+                continue
+            elt = gen.elt
+            if not isinstance(elt, ast.Call) or not isinstance(elt.func, ast.Call):
+                continue
+            delayed = elt.func
+            if _qual_in(scan, delayed.func, ("joblib.delayed",)):
+                for d in (*delayed.args, *(kw.value for kw in delayed.keywords)):
+                    out.append(d.value if isinstance(d, ast.Starred) else d)
+    return out

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import ast
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import libcst as cst
 
+from mllint.prescan import Scan, terminal_name, walk
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import expression_names, iter_names_in_target
 from mllint.semantics.walk import iter_descendants
 
@@ -54,6 +58,39 @@ class SequentialAwaitInLoop(Rule):
     default_enabled = False
     fix_safety = (FixSafety.UNSAFE,)
     requires_text = ("await",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # `[await f(..x..) for x in ...]` (no `async for`), or a statement `[y =] await
+        # f(..x..)` directly in the body of a plain `for x in ...:`
+        if not scan.has(ast.Await):
+            return False
+        for comp in scan.of(ast.ListComp):
+            elt = comp.elt
+            if not isinstance(elt, ast.Await) or not isinstance(elt.value, ast.Call):
+                continue
+            if any(g.is_async for g in comp.generators):
+                continue
+            if _ast_args_use(elt.value, [g.target for g in comp.generators]):
+                return True
+        for loop in scan.of(ast.For):
+            for stmt in loop.body:
+                if isinstance(stmt, ast.Expr):
+                    pass
+                elif isinstance(stmt, ast.Assign):
+                    if len(stmt.targets) != 1 or not isinstance(stmt.targets[0], ast.Name):
+                        continue
+                elif isinstance(stmt, ast.AnnAssign):
+                    if not isinstance(stmt.target, ast.Name):
+                        continue
+                else:
+                    continue
+                value = stmt.value
+                if not isinstance(value, ast.Await) or not isinstance(value.value, ast.Call):
+                    continue
+                if _ast_args_use(value.value, [loop.target]):
+                    return True
+        return False
 
     def visit_ListComp(self, node: cst.ListComp) -> None:
         elt = node.elt
@@ -175,3 +212,24 @@ def _args_use(call: cst.Call, targets: set[str]) -> bool:
     if name in _ORDERED_METHODS:
         return False
     return any(expression_names(a.value) & targets for a in call.args)
+
+
+def _ast_args_use(call: ast.Call, targets: list[ast.expr]) -> bool:
+    """``_args_use`` on ``ast`` (a superset): some argument mentions a name of a target."""
+    if terminal_name(call.func) in _ORDERED_METHODS:
+        return False
+    bound = {n.id for t in targets for n in walk(t) if isinstance(n, ast.Name)}
+    for a in (*call.args, *(kw.value for kw in call.keywords)):
+        for n in walk(a):
+            if isinstance(n, ast.Name):
+                if n.id in bound:
+                    return True
+            elif isinstance(n, ast.Attribute):
+                if n.attr in bound:
+                    return True
+            elif isinstance(n, ast.keyword):
+                if n.arg in bound:
+                    return True
+            elif isinstance(n, ast.arg) and n.arg in bound:
+                return True
+    return False

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.concurrency.blocking_io_in_async import (
+    _enclosing_scope,
+    _end,
+    _qual_calls,
+    _qual_in,
+    _start,
+)
 from mllint.semantics.concurrency import enclosing_async_def
+from mllint.semantics.context import FileFacts
 from mllint.semantics.scopes import FunctionInfo
 
 #: decorators that keep an ``async def`` a coroutine function
@@ -67,6 +80,37 @@ class UnawaitedCoroutine(Rule):
     fix_safety = (FixSafety.UNSAFE,)
     requires_text = ("async",)
 
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # an expression statement calling `asyncio.sleep(...)`, `name(...)` where `name` is
+        # a module-level `async def`, or `<x>.name(...)` inside a class with an `async def`
+        # method `name` (async defs whose decorators are plain names/attributes only)
+        methods: dict[str, list[ast.AST]] = {}
+        coros: set[str] = set()
+        for fn in scan.of(ast.AsyncFunctionDef):
+            if not _plain_decorators(scan, fn):
+                continue
+            owner = _enclosing_scope(scan, fn)
+            if owner is None:
+                coros.add(fn.name)
+            elif isinstance(owner, ast.ClassDef):
+                methods.setdefault(fn.name, []).append(owner)
+        sleeps = {id(c) for c in _qual_calls(scan, ("asyncio.sleep",))}
+        if not coros and not methods and not sleeps:
+            return False
+        for stmt in scan.of(ast.Expr):
+            call = stmt.value
+            if not isinstance(call, ast.Call):
+                continue
+            func = call.func
+            if id(call) in sleeps or (isinstance(func, ast.Name) and func.id in coros):
+                return True
+            if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+                for klass in methods.get(func.attr, ()):
+                    if _start(klass) <= _start(stmt) and _end(stmt) <= _end(klass):
+                        return True
+        return False
+
     def visit_Expr(self, node: cst.Expr) -> None:
         call = node.value
         if not isinstance(call, cst.Call):
@@ -127,3 +171,11 @@ class UnawaitedCoroutine(Rule):
             if self.ctx.qualname_in(expr, parent) not in _TRANSPARENT_DECORATORS:
                 return False
         return True
+
+
+def _plain_decorators(scan: Scan, fn: ast.AsyncFunctionDef) -> bool:
+    """Every decorator may be one that keeps a coroutine function one."""
+    return all(
+        not isinstance(d, ast.Call) and _qual_in(scan, d, _TRANSPARENT_DECORATORS)
+        for d in fn.decorator_list
+    )

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Rule
+from mllint.rules.concurrency.blocking_io_in_async import _arg, _int_literal, _qual_calls
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import call_arg, has_star_args, int_value
 
 _QUEUES = frozenset(
@@ -56,6 +63,23 @@ class UnboundedQueue(Rule):
     tier = 2
     default_enabled = False
     requires_text = ("Queue",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a call that may construct one of the queues, with no `*`/`**` argument and no
+        # `maxsize` (first positional or keyword) other than an int literal <= 0
+        for c in _qual_calls(scan, _QUEUES):
+            if any(isinstance(a, ast.Starred) for a in c.args):
+                continue
+            if any(kw.arg is None for kw in c.keywords):
+                continue
+            arg = _arg(c, ("maxsize",), 0)
+            if arg is None:
+                return True
+            value = _int_literal(arg)
+            if value is not None and value <= 0:
+                return True
+        return False
 
     def visit_Call(self, node: cst.Call) -> None:
         q = self.ctx.qualname(node.func)

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Rule
+from mllint.rules.concurrency.blocking_io_in_async import (
+    _arg,
+    _enclosing_scope,
+    _local_function_names,
+    _pool_method_args,
+    _qual_calls,
+)
 from mllint.semantics.concurrency import (
     POOL_CALLABLE_METHODS,
     THREAD,
@@ -12,6 +24,7 @@ from mllint.semantics.concurrency import (
     pool_kind_of_expr,
     walk_with_parents,
 )
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import call_arg
 from mllint.semantics.scopes import ClassInfo, Scope
 
@@ -100,6 +113,49 @@ class UnlockedSharedUpdateInThread(Rule):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._checked: set[int] = set()
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a def of this file run in threads (Thread(target=f), Timer(t, f), thread-pool
+        # map/submit) whose own body has `x op= ...`/`x = x <op> ...` on `self.<attr>`, or on
+        # a name when the body declares `global`
+        targets = _pool_method_args(scan, THREAD)
+        for quals, keyword in ((_THREADS, "target"), (_TIMERS, "function")):
+            for c in _qual_calls(scan, quals):
+                arg = _arg(c, (keyword,), 1)
+                if arg is not None:
+                    targets.append(arg)
+        names = _local_function_names(targets)
+        if not names:
+            return False
+        fns = {id(fn) for fn in scan.functions() if fn.name in names}
+        if not fns:
+            return False
+        with_global: set[int] | None = None
+        for node in scan.of(ast.AugAssign, ast.Assign):
+            if isinstance(node, ast.AugAssign):
+                target: ast.AST = node.target
+            elif (
+                len(node.targets) == 1
+                and isinstance(node.value, ast.BinOp)
+                and _same_ref(node.value.left, node.targets[0])
+            ):
+                target = node.targets[0]
+            else:
+                continue
+            is_attr = isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
+            if not is_attr and not isinstance(target, ast.Name):
+                continue
+            owner = id(_enclosing_scope(scan, node))
+            if owner not in fns:
+                continue
+            if is_attr:
+                return True
+            if with_global is None:
+                with_global = {id(_enclosing_scope(scan, g)) for g in scan.of(ast.Global)}
+            if owner in with_global:
+                return True
+        return False
 
     def visit_Call(self, node: cst.Call) -> None:
         target = self._thread_target(node)
@@ -224,3 +280,17 @@ class UnlockedSharedUpdateInThread(Rule):
             and ctx.qualname_in(b.value.func, b.scope or scope) in _LOCK_FACTORIES
             for b in bindings
         )
+
+
+def _same_ref(a: ast.AST, b: ast.AST) -> bool:
+    """``a`` and ``b`` are the same name or the same ``<name>.<attr>``."""
+    if isinstance(a, ast.Name) and isinstance(b, ast.Name):
+        return a.id == b.id
+    return (
+        isinstance(a, ast.Attribute)
+        and isinstance(b, ast.Attribute)
+        and a.attr == b.attr
+        and isinstance(a.value, ast.Name)
+        and isinstance(b.value, ast.Name)
+        and a.value.id == b.value.id
+    )

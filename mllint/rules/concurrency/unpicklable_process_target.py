@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 import builtins
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.concurrency.blocking_io_in_async import _arg, _process_targets, _qual_in
 from mllint.semantics.concurrency import (
     POOL_CALLABLE_METHODS,
     PROCESS,
@@ -16,6 +20,7 @@ from mllint.semantics.concurrency import (
     pool_kind_of_expr,
     walk_with_parents,
 )
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import call_arg, iter_names_in_target
 from mllint.semantics.walk import iter_descendants
 
@@ -92,6 +97,30 @@ class UnpicklableProcessTarget(Rule):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._guard_defs: dict[int, cst.If] | None = None
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a callable sent to worker processes that is a lambda, `partial(<lambda>, ...)`, or
+        # the name of a def that is not directly in the module or a class body
+        targets = _process_targets(scan)
+        if not targets:
+            return False
+        top: set[int] = {id(s) for s in scan.tree.body}
+        for klass in scan.of(ast.ClassDef):
+            top.update(id(s) for s in klass.body)
+        nested = {fn.name for fn in scan.functions() if id(fn) not in top}
+        for t in targets:
+            if isinstance(t, ast.Lambda):
+                return True
+            if isinstance(t, ast.Name) and t.id in nested:
+                return True
+            if (
+                isinstance(t, ast.Call)
+                and isinstance(_arg(t, ("func",), 0), ast.Lambda)
+                and _qual_in(scan, t.func, ("functools.partial",))
+            ):
+                return True
+        return False
 
     def _main_guard_defs(self) -> dict[int, cst.If]:
         """id(def) -> the module-level main guard whose body contains it (not in a def)."""
