@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Rule
+from mllint.rules.general.lru_cache_method import _decorated_from, _import_locals
 from mllint.semantics import kinds as K
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import attr_name
-from mllint.semantics.general_facts import annotation_elements, cache_decorator
+from mllint.semantics.general_facts import (
+    CACHE_DECORATORS,
+    annotation_elements,
+    cache_decorator,
+)
 from mllint.semantics.scopes import Scope, all_params
 
 #: annotations (qualified names) whose values are unhashable
@@ -94,6 +105,34 @@ class CacheUnhashableArgument(Rule):
     summary = "A `lru_cache`/`cache` function takes arrays, frames, lists or tensors"
     tier = 2
     requires_text = ("cache",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a function with a decorator rooted at a name an import binds to functools (or its
+        # cache functions) that has an annotated parameter or whose name is called with
+        # arguments
+        bound = _import_locals(scan, facts, CACHE_DECORATORS)
+        if not bound:
+            return False
+        called: set[str] | None = None
+        for fn in scan.functions():
+            if not _decorated_from(fn, bound):
+                continue
+            a = fn.args
+            if any(
+                p is not None and p.annotation is not None
+                for p in (*a.posonlyargs, *a.args, a.vararg, *a.kwonlyargs, a.kwarg)
+            ):
+                return True
+            if called is None:
+                called = {
+                    c.func.id
+                    for c in scan.of(ast.Call)
+                    if isinstance(c.func, ast.Name) and (c.args or c.keywords)
+                }
+            if fn.name in called:
+                return True
+        return False
 
     # -- (a) annotated parameters ------------------------------------------------------------
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 import re
+from collections.abc import Mapping
+from typing import Any
 
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Option, Rule
+from mllint.rules.general.lru_cache_method import _import_locals
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import attr_name
 from mllint.semantics.general_facts import annotation_elements, mutable_value_category
 from mllint.semantics.scopes import ClassInfo, Scope
@@ -35,6 +41,11 @@ _DECLARATIVE_PREFIXES = (
 )
 _CLASS_DECORATORS = ("dataclasses.dataclass", "attr.", "attrs.", "pydantic.")
 _SPECIAL = frozenset({"__slots__", "__all__", "__annotations__", "__match_args__"})
+_AST_DISPLAYS = (ast.List, ast.Dict, ast.Set, ast.ListComp, ast.DictComp, ast.SetComp)
+#: modules of the calls ``mutable_value_category(..., models=False)`` classifies
+_CONTAINER_MODULES = ("builtins", "collections", "array", "numpy", "pandas")
+#: the builtins among them (an unbound name resolves to ``builtins.<name>``)
+_BUILTIN_CONTAINERS = frozenset({"list", "dict", "set", "bytearray"})
 
 
 class ClassAttributeMutatedViaSelf(Rule):
@@ -101,6 +112,52 @@ class ClassAttributeMutatedViaSelf(Rule):
         ),
     )
     requires_text = ("self.",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # 1. class-body assignments of a display, a comprehension, a builtin container call
+        #    or a call rooted at a name imported from a container/array/frame module
+        pattern = re.compile(options["shared-name-pattern"])
+        bound: set[str] | None = None
+        names: set[str] = set()
+        for klass in scan.of(ast.ClassDef):
+            for stmt in klass.body:
+                if isinstance(stmt, ast.Assign):
+                    if len(stmt.targets) != 1:
+                        continue
+                    target, value = stmt.targets[0], stmt.value
+                elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+                    target, value = stmt.target, stmt.value
+                else:
+                    continue
+                if not isinstance(target, ast.Name) or target.id in names:
+                    continue
+                if isinstance(value, ast.Call):
+                    func = value.func
+                    while isinstance(func, ast.Attribute):
+                        func = func.value
+                    if not isinstance(func, ast.Name):
+                        continue
+                    if func is not value.func or func.id not in _BUILTIN_CONTAINERS:
+                        if bound is None:
+                            bound = _import_locals(scan, facts, _CONTAINER_MODULES)
+                        if func.id not in bound:
+                            continue
+                elif not isinstance(value, _AST_DISPLAYS):
+                    continue
+                if target.id not in _SPECIAL and not pattern.search(target.id):
+                    names.add(target.id)
+        if not names:
+            return False
+        # 2. a mutation of `<name>.<attr>`: a mutator call, an item store/delete or `+=`
+        for call in scan.calls(*_MUTATORS):
+            recv = call.func.value if isinstance(call.func, ast.Attribute) else None
+            if _ast_attr_of_name(recv, names):
+                return True
+        for node in scan.of(ast.Subscript):
+            if not isinstance(node.ctx, ast.Load) and _ast_attr_of_name(node.value, names):
+                return True
+        return any(_ast_attr_of_name(aug.target, names) for aug in scan.of(ast.AugAssign))
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         cscope = self.ctx.model.scope_for(node)
@@ -202,6 +259,13 @@ class ClassAttributeMutatedViaSelf(Rule):
                 f"'{shown}' mutates the class attribute {cls_name}.{name} shared by all "
                 "instances; initialise it in __init__ or use an immutable tuple/frozenset",
             )
+
+
+def _ast_attr_of_name(expr: ast.expr | None, names: set[str]) -> bool:
+    """``x.NAME`` with ``x`` a plain name and ``NAME`` in ``names``."""
+    return (
+        isinstance(expr, ast.Attribute) and expr.attr in names and isinstance(expr.value, ast.Name)
+    )
 
 
 def _self_attr(expr: cst.BaseExpression, self_name: str, attrs: dict[str, str]) -> str | None:

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.general.lru_cache_method import _import_locals, _root_name
 from mllint.semantics import kinds as K
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import identifier_tokens, is_string_like, positional_args
 from mllint.semantics.scopes import Scope
 
@@ -64,6 +71,46 @@ class CounterOnString(Rule):
     tier = 2
     fix_safety = (FixSafety.UNSAFE,)
     requires_text = ("Counter", "FreqDist")
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a one-argument call, rooted at a name an import binds to collections/nltk (or their
+        # counters), or `<name>.update(...)`, whose argument can be a str (see _is_str)
+        bound = _import_locals(scan, facts, _COUNTERS)
+        if not bound:
+            return False
+        names: set[str] = set()
+        str_calls: set[str] | None = None
+        for call in scan.of(ast.Call):
+            if len(call.args) != 1 or call.keywords:
+                continue
+            func = call.func
+            if not (
+                _root_name(func) in bound
+                or (
+                    isinstance(func, ast.Attribute)
+                    and func.attr == "update"
+                    and isinstance(func.value, ast.Name)
+                )
+            ):
+                continue
+            arg = call.args[0]
+            if isinstance(arg, ast.JoinedStr) or (
+                isinstance(arg, ast.Constant) and isinstance(arg.value, (str, bytes))
+            ):
+                return True
+            if isinstance(arg, ast.Name):
+                names.add(arg.id)
+            elif isinstance(arg, ast.Call):
+                if isinstance(arg.func, ast.Attribute):
+                    if arg.func.attr in _STR_METHODS or arg.func.attr == "join":
+                        return True
+                elif isinstance(arg.func, ast.Name):
+                    if str_calls is None:
+                        str_calls = _import_locals(scan, facts, ("builtins.str",)) | {"str"}
+                    if arg.func.id in str_calls:
+                        return True
+        return bool(names) and _may_hold_str(scan, names)
 
     def visit_Call(self, node: cst.Call) -> None:
         args = positional_args(node)
@@ -154,6 +201,21 @@ class CounterOnString(Rule):
         if not isinstance(arg, _ATOMS) and not arg.lpar:
             code = f"({code})"
         return Fix(FixSafety.UNSAFE, [(arg, f"{code}.split()")])
+
+
+def _may_hold_str(scan: Scan, names: set[str]) -> bool:
+    """One of ``names`` has a binding whose kind can be str: an assignment to the plain
+    name (``=``, annotated, ``:=``) or an annotated parameter."""
+    for node in scan.of(ast.Assign, ast.AnnAssign, ast.NamedExpr):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        if any(isinstance(t, ast.Name) and t.id in names for t in targets):
+            return True
+    for fn in scan.functions():
+        a = fn.args
+        for p in (*a.posonlyargs, *a.args, a.vararg, *a.kwonlyargs, a.kwarg):
+            if p is not None and p.annotation is not None and p.arg in names:
+                return True
+    return False
 
 
 def _target_names(target: cst.BaseExpression) -> list[str]:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.general.lru_cache_method import _decorated_from, _import_locals
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import attr_name, expression_names
 from mllint.semantics.general_facts import (
     CONTAINER,
@@ -19,6 +26,8 @@ _FIELD = frozenset({"dataclasses.field"})
 _PSEUDO_FIELDS = frozenset({"typing.ClassVar", "typing_extensions.ClassVar", "dataclasses.InitVar"})
 #: empty constructors whose factory is the type itself
 _EMPTY_FACTORIES = {"builtins.list": "list", "builtins.dict": "dict", "builtins.set": "set"}
+#: field values that can be (or hold, as ``field(default=...)``) a mutable object
+_AST_FIELD_VALUES = (ast.List, ast.Dict, ast.Set, ast.ListComp, ast.DictComp, ast.SetComp, ast.Call)
 
 
 class DataclassMutableDefault(Rule):
@@ -86,6 +95,25 @@ class DataclassMutableDefault(Rule):
     tier = 2
     fix_safety = (FixSafety.SAFE, FixSafety.UNSAFE)
     requires_text = ("dataclass",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a class with a decorator rooted at a name an import binds to dataclasses(.dataclass)
+        # whose body annotates a name with a display, a comprehension or a call as value
+        bound = _import_locals(scan, facts, _DATACLASS)
+        if not bound:
+            return False
+        for klass in scan.of(ast.ClassDef):
+            if not _decorated_from(klass, bound):
+                continue
+            for stmt in klass.body:
+                if (
+                    isinstance(stmt, ast.AnnAssign)
+                    and isinstance(stmt.target, ast.Name)
+                    and isinstance(stmt.value, _AST_FIELD_VALUES)
+                ):
+                    return True
+        return False
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         if not node.decorators:

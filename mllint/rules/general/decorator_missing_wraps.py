@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan, terminal_name, walk
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import attr_name, block_indents, code_in_block, dotted_name
 from mllint.semantics.scopes import Scope, all_params
 from mllint.semantics.walk import iter_descendants
@@ -72,6 +78,48 @@ class DecoratorMissingWraps(Rule):
     tier = 2
     fix_safety = (FixSafety.UNSAFE,)
     requires_text = ("return",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # `return NAME` where NAME is a function without `@...wraps(...)` that calls a
+        # parameter of some function (not its own) forwarding all its own parameters or its
+        # *args/**kwargs
+        returned = {r.value.id for r in scan.of(ast.Return) if isinstance(r.value, ast.Name)}
+        if not returned:
+            return False
+        params: set[str] | None = None
+        for fn in scan.functions():
+            if fn.name not in returned or any(
+                terminal_name(d.func if isinstance(d, ast.Call) else d) == "wraps"
+                for d in fn.decorator_list
+            ):
+                continue  # `@wraps(...)`/`@functools.wraps(...)`: not flagged
+            own, stars = _ast_params(fn.args)
+            for stmt in fn.body:
+                for sub in walk(stmt):
+                    if not (
+                        isinstance(sub, ast.Call)
+                        and isinstance(sub.func, ast.Name)
+                        and sub.func.id not in own
+                    ):
+                        continue
+                    passed = {
+                        v.id
+                        for v in (
+                            *(a.value if isinstance(a, ast.Starred) else a for a in sub.args),
+                            *(k.value for k in sub.keywords),
+                        )
+                        if isinstance(v, ast.Name)
+                    }
+                    if not (own <= passed or stars & passed):
+                        continue
+                    if params is None:
+                        params = set()
+                        for f in scan.functions():
+                            params |= _ast_params(f.args)[0]
+                    if sub.func.id in params:
+                        return True
+        return False
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         outer_scope = self.ctx.scope
@@ -161,6 +209,12 @@ class DecoratorMissingWraps(Rule):
             self.ctx.module, new_node, block_indents(self.ctx.module, self.ctx.stack[:-1])
         )
         return Fix(FixSafety.UNSAFE, [(node, text)], [plan])
+
+
+def _ast_params(args: ast.arguments) -> tuple[set[str], set[str]]:
+    """(every parameter name, the ``*args``/``**kwargs`` names)."""
+    stars = {p.arg for p in (args.vararg, args.kwarg) if p is not None}
+    return {p.arg for p in (*args.posonlyargs, *args.args, *args.kwonlyargs)} | stars, stars
 
 
 def _returns_name(outer: cst.FunctionDef, name: str) -> bool:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Option, Rule
+from mllint.rules.general.lru_cache_method import _decorated_from, _import_locals
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import iter_names_in_target
-from mllint.semantics.general_facts import cache_decorator
+from mllint.semantics.general_facts import CACHE_DECORATORS, cache_decorator
 from mllint.semantics.scopes import Scope
 from mllint.semantics.walk import iter_descendants
 
@@ -104,6 +108,13 @@ class ImpureCachedFunction(Rule):
         ),
     )
     requires_text = ("cache",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a function with a decorator rooted at a name an import binds to functools (or its
+        # cache functions)
+        bound = _import_locals(scan, facts, CACHE_DECORATORS)
+        return bool(bound) and any(_decorated_from(fn, bound) for fn in scan.functions())
 
     _rebound: dict[str, str] | None = None
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 import re
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import block_indents, code_in_block, dotted_name, string_value
 from mllint.semantics.scopes import ClassInfo
 
@@ -97,6 +102,19 @@ class LruCacheOnMethod(Rule):
     tier = 1
     fix_safety = (FixSafety.UNSAFE,)
     requires_text = ("cache",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a function in a class body with a decorator rooted at a name an import binds to
+        # functools (or async_lru), its cache functions or a module containing them
+        bound = _import_locals(scan, facts, _CACHE_DECORATORS)
+        if not bound:
+            return False
+        for klass in scan.of(ast.ClassDef):
+            for fn in _class_functions(klass.body):
+                if _decorated_from(fn, bound):
+                    return True
+        return False
 
     def _decorator_qualname(self, dec: cst.Decorator) -> str | None:
         expr = dec.decorator
@@ -245,3 +263,98 @@ def _has_accessor(cls: ClassInfo, name: str) -> bool:
             if d in (f"{name}.setter", f"{name}.deleter"):
                 return True
     return False
+
+
+# -- ast pre-scan helpers (shared by the general rules' gates) --------------------------------
+def _resolve_from(node: ast.ImportFrom, package: str | None) -> str | None:
+    """``mllint.semantics.scopes.resolve_from_module`` on an ``ast`` import."""
+    base = node.module or ""
+    level = node.level
+    if level == 0:
+        return base
+    if package is None:
+        return None
+    parts = package.split(".") if package else []
+    if level - 1 > len(parts):
+        return None
+    if level > 1:
+        parts = parts[: len(parts) - (level - 1)]
+    prefix = ".".join(parts)
+    if base:
+        return f"{prefix}.{base}" if prefix else base
+    return prefix or None
+
+
+def _related(qual: str, targets: Iterable[str]) -> bool:
+    """``qual`` is one of ``targets``, a module containing one, or something inside one."""
+    return any(qual == t or t.startswith(qual + ".") or qual.startswith(t + ".") for t in targets)
+
+
+def _import_locals(scan: Scan, facts: FileFacts, targets: Iterable[str]) -> set[str]:
+    """Local names that an import (anywhere in the file) binds to a qualified name related
+    to ``targets`` (see :func:`_related`), as the semantic model binds them: the only names
+    through which ``ctx.qualname`` can resolve a Name/Attribute chain to one of ``targets``
+    (apart from the builtins, which resolve unbound)."""
+    out: set[str] = set()
+    for imp in scan.of(ast.Import):
+        for alias in imp.names:
+            if alias.asname is not None:
+                local, qual = alias.asname, alias.name
+            else:
+                local = qual = alias.name.split(".", 1)[0]
+            if _related(qual, targets):
+                out.add(local)
+    for imp_from in scan.of(ast.ImportFrom):
+        mod = _resolve_from(imp_from, facts.package)
+        if not mod:
+            continue
+        for alias in imp_from.names:
+            if alias.name != "*" and _related(f"{mod}.{alias.name}", targets):
+                out.add(alias.asname or alias.name)
+    return out
+
+
+def _root_name(expr: ast.expr) -> str | None:
+    """``a`` for ``a``, ``a.b.c`` (and for the callee of ``a.b(...)``); None otherwise."""
+    if isinstance(expr, ast.Call):
+        expr = expr.func
+    while isinstance(expr, ast.Attribute):
+        expr = expr.value
+    return expr.id if isinstance(expr, ast.Name) else None
+
+
+def _decorated_from(
+    node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, roots: set[str]
+) -> bool:
+    """A decorator (bare or called) whose Name/Attribute chain starts at one of ``roots``."""
+    return any(_root_name(d) in roots for d in node.decorator_list)
+
+
+def _class_functions(
+    body: list[ast.stmt],
+) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef]:
+    """Functions whose scope is the class of ``body``: defined in it directly or under
+    ``if``/``try``/``with``/``for``/``while``/``match`` (not in nested functions or classes)."""
+    stack = list(body)
+    while stack:
+        stmt = stack.pop()
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield stmt
+        elif isinstance(stmt, ast.ClassDef):
+            continue
+        else:
+            stack.extend(_sub_statements(stmt))
+
+
+def _sub_statements(stmt: ast.stmt) -> list[ast.stmt]:
+    """The statements nested in a compound statement other than a def or class."""
+    out: list[ast.stmt] = []
+    for name in ("body", "orelse", "finalbody"):
+        part = getattr(stmt, name, None)
+        if isinstance(part, list):
+            out.extend(part)
+    for handler in getattr(stmt, "handlers", ()):
+        out.extend(handler.body)
+    for case in getattr(stmt, "cases", ()):
+        out.extend(case.body)
+    return out

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 import re
+from collections.abc import Mapping
+from typing import Any
 
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Option, Rule
+from mllint.rules.general.lru_cache_method import _import_locals, _sub_statements
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import iter_names_in_target
 from mllint.semantics.scopes import Binding, Scope
 from mllint.semantics.walk import iter_descendants
@@ -19,6 +25,7 @@ _ALIAS_MUTATORS = frozenset(
 )  # fmt: skip
 _DIRECT_MUTATORS = frozenset({"update"})
 _CONTAINER_CALLS = {"builtins.dict": "dict", "builtins.list": "list", "builtins.set": "set"}
+_AST_DISPLAYS = (ast.Dict, ast.DictComp, ast.List, ast.ListComp, ast.Set, ast.SetComp)
 
 
 class SharedDictMutatedViaAlias(Rule):
@@ -81,6 +88,88 @@ class SharedDictMutatedViaAlias(Rule):
         ),
     )
     requires_text = ("def",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # 1. module-level names assigned a display, a comprehension or a dict/list/set call
+        #    (and names declared `global`, which functions can bind at module level)
+        module_stmts: set[int] = set()
+        containers: set[str] = set()
+        bound: set[str] | None = None
+        stack: list[ast.stmt] = list(scan.tree.body)
+        while stack:
+            stmt = stack.pop()
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            module_stmts.add(id(stmt))
+            if isinstance(stmt, ast.Expr):
+                module_stmts.add(id(stmt.value))
+                continue
+            if isinstance(stmt, ast.Assign):
+                targets, value = stmt.targets, stmt.value
+            elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+                targets, value = [stmt.target], stmt.value
+            else:
+                stack.extend(_sub_statements(stmt))
+                continue
+            if isinstance(value, ast.Call):
+                func = value.func
+                if not (isinstance(func, ast.Name) and func.id in _CONTAINER_NAMES):
+                    if bound is None:
+                        bound = _import_locals(scan, facts, _CONTAINER_CALLS)
+                    while isinstance(func, ast.Attribute):
+                        func = func.value
+                    if not (isinstance(func, ast.Name) and func.id in bound):
+                        continue
+            elif not isinstance(value, _AST_DISPLAYS):
+                continue
+            containers.update(t.id for t in targets if isinstance(t, ast.Name))
+        for glob in scan.of(ast.Global):
+            containers.update(glob.names)
+        # the rule only examines functions naming a container that is not a dunder
+        if all(n.startswith("__") and n.endswith("__") for n in containers):
+            return False
+        # 2. in a function: `G.update(...)` or `G["key"] = v` (G named like a default), or an
+        #    alias `L = G` and a mutation of L
+        pattern = re.compile(options["default-name-pattern"])
+        direct = {n for n in containers if pattern.search(n)}
+        aliases: set[str] = set()
+        for assign in scan.of(ast.Assign, ast.AnnAssign):
+            if id(assign) in module_stmts:
+                continue
+            assigned = assign.value
+            targets = assign.targets if isinstance(assign, ast.Assign) else [assign.target]
+            if isinstance(assigned, ast.Name) and assigned.id in containers:
+                aliases.update(t.id for t in targets if isinstance(t, ast.Name))
+            if (
+                direct
+                and isinstance(assign, ast.Assign)
+                and any(
+                    isinstance(t, ast.Subscript) and _ast_name_in(t.value, direct) for t in targets
+                )
+                and any(
+                    isinstance(t, ast.Subscript) and isinstance(t.slice, ast.Constant)
+                    for t in targets
+                )
+            ):
+                return True
+        for call in scan.calls(*_ALIAS_MUTATORS):
+            func = call.func
+            if id(call) in module_stmts or not isinstance(func, ast.Attribute):
+                continue
+            if _ast_name_in(func.value, aliases) or (
+                func.attr == "update" and _ast_name_in(func.value, direct)
+            ):
+                return True
+        if not aliases:
+            return False
+        for node in scan.of(ast.Subscript):
+            if not isinstance(node.ctx, ast.Load) and _ast_name_in(node.value, aliases):
+                return True
+        return any(
+            isinstance(aug.op, (ast.BitOr, ast.Add)) and _ast_name_in(aug.target, aliases)
+            for aug in scan.of(ast.AugAssign)
+        )
 
     def visit_Name(self, node: cst.Name) -> None:
         # only functions that name a module-level container can alias or mutate one: they
@@ -189,6 +278,13 @@ class SharedDictMutatedViaAlias(Rule):
         if root in fscope.bindings:
             return None
         return Fix(FixSafety.UNSAFE, [(gnode, f"{plan.local}({gnode.value})")], [plan])
+
+
+_CONTAINER_NAMES = frozenset({"dict", "list", "set"})
+
+
+def _ast_name_in(expr: ast.expr | None, names: set[str]) -> bool:
+    return isinstance(expr, ast.Name) and expr.id in names
 
 
 def _advice(g: str, kind: str) -> str:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.general.lru_cache_method import _import_locals, _root_name
 from mllint.semantics import kinds as K
-from mllint.semantics.context import FileContext
+from mllint.semantics.context import FileContext, FileFacts
 from mllint.semantics.cstutil import attr_name, call_arg, string_value
 from mllint.semantics.scopes import ClassInfo, Scope
 from mllint.semantics.walk import child_nodes, iter_descendants
@@ -24,6 +27,14 @@ _CUDA = (
 #: copy: ``loss.item()``, ``.cpu()``, ``.tolist()``)
 _SYNC_METHODS = frozenset({"synchronize", "item", "cpu", "tolist", "numpy"})
 _BOUNDARIES = (cst.FunctionDef, cst.ClassDef)
+
+
+def _clock_callee(func: ast.expr, bound: set[str]) -> bool:
+    """``func`` can resolve to ``time.time``: a name an import binds to ``time.time`` (or to
+    the ``time`` module), or an attribute chain ending in ``.time`` rooted at one."""
+    if isinstance(func, ast.Name):
+        return func.id in bound
+    return isinstance(func, ast.Attribute) and func.attr == "time" and _root_name(func) in bound
 
 
 @dataclass
@@ -107,6 +118,30 @@ class WallClockDuration(Rule):
     default_enabled = False
     fix_safety = (FixSafety.UNSAFE,)
     requires_text = ("time",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # an argument-less call of `<name>` or `<name>...time` with the name bound by an
+        # import of time(.time), and a subtraction `<call, name or attribute> - <name or name.attr>`
+        bound = _import_locals(scan, facts, (_CLOCK,))
+        if not bound:
+            return False
+        if not any(
+            not call.args and not call.keywords and _clock_callee(call.func, bound)
+            for call in scan.of(ast.Call)
+        ):
+            return False
+        for op in scan.of(ast.BinOp):
+            if not isinstance(op.op, ast.Sub):
+                continue
+            right = op.right
+            if isinstance(right, ast.Attribute):
+                right = right.value
+            if isinstance(right, ast.Name) and isinstance(
+                op.left, (ast.Call, ast.Name, ast.Attribute)
+            ):
+                return True
+        return False
 
     def __init__(self, ctx: FileContext, options: Mapping[str, Any]) -> None:
         super().__init__(ctx, options)
