@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import block_indents, code_in_block, expression_names
 from mllint.semantics.walk import iter_descendants
 
@@ -147,6 +153,21 @@ class BatchGeneratorDropsLast(Rule):
     fix_safety = (FixSafety.UNSAFE,)
     requires_text = ("len(",)
 
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # an `if len(B) == N:` (>=, <=) whose own block resets B, in a file with a loop and
+        # an append/extend call
+        if not scan.has(ast.For, ast.AsyncFor, ast.While):
+            return False
+        attrs = scan.attrs()
+        if "append" not in attrs and "extend" not in attrs:
+            return False
+        for node in scan.of(ast.If):
+            b = _ast_full_test(node.test)
+            if b is not None and any(_ast_is_reset(stmt, b) for stmt in node.body):
+                return True
+        return False
+
     def visit_For(self, node: cst.For) -> None:
         self._check(node)
 
@@ -251,3 +272,64 @@ class BatchGeneratorDropsLast(Rule):
         guard = cst.If(test=cst.Name(b), body=cst.IndentedBlock(body=[clean]))
         text = code_in_block(module, loop, indents) + code_in_block(module, guard, indents)
         return Fix(FixSafety.UNSAFE, [(loop, text)])
+
+
+# -- the ast pre-scan (ast_gate): _full_test and _is_reset on ``ast`` ------------------------
+def _ast_len_of(expr: ast.expr) -> str | None:
+    if (
+        isinstance(expr, ast.Call)
+        and isinstance(expr.func, ast.Name)
+        and expr.func.id == "len"
+        and len(expr.args) == 1
+        and not expr.keywords
+        and isinstance(expr.args[0], ast.Name)
+    ):
+        return expr.args[0].id
+    return None
+
+
+def _ast_full_test(test: ast.expr) -> str | None:
+    if not isinstance(test, ast.Compare) or len(test.ops) != 1:
+        return None
+    op = test.ops[0]
+    left = _ast_len_of(test.left)
+    if left is not None and isinstance(op, (ast.Eq, ast.GtE)):
+        return left
+    right = _ast_len_of(test.comparators[0])
+    if right is not None and isinstance(op, (ast.Eq, ast.LtE)):
+        return right
+    return None
+
+
+def _ast_full_slice_of(node: ast.expr, b: str) -> bool:
+    return (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == b
+        and isinstance(node.slice, ast.Slice)
+        and node.slice.lower is None
+        and node.slice.upper is None
+        and node.slice.step is None
+    )
+
+
+def _ast_is_reset(stmt: ast.stmt, b: str) -> bool:
+    """``B = []`` / ``B = list()`` / ``B[:] = []`` / ``B.clear()`` / ``del B[:]``."""
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+        v = stmt.value
+        empty = (isinstance(v, ast.List) and not v.elts) or (
+            isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id == "list"
+        )
+        t = stmt.targets[0]
+        return empty and ((isinstance(t, ast.Name) and t.id == b) or _ast_full_slice_of(t, b))
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        f = stmt.value.func
+        return (
+            isinstance(f, ast.Attribute)
+            and f.attr == "clear"
+            and isinstance(f.value, ast.Name)
+            and f.value.id == b
+        )
+    if isinstance(stmt, ast.Delete):
+        return any(_ast_full_slice_of(t, b) for t in stmt.targets)
+    return False

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Option, Rule
+from mllint.rules.general.exhausted_iterator_reused import import_aliases
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import call_arg, string_value
 
 _FILTERS = {"warnings.simplefilter": "simplefilter", "warnings.filterwarnings": "filterwarnings"}
+_CALL_NAMES = frozenset({"simplefilter", "filterwarnings", "seterr"})
 #: positional index of (category, message, module) per filter function
 _POSITIONS = {
     "warnings.simplefilter": {"category": 1},
@@ -70,6 +78,36 @@ class BlanketWarningFilter(Rule):
         ),
     )
     requires_text = ("ignore",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a library module (see _applies) calling (an alias of) simplefilter/filterwarnings/
+        # seterr with a plain "ignore" argument; without include-scoped, outside every
+        # def/lambda (by position: decorators fall outside a def's span, which is broader)
+        if facts.is_test or facts.is_script:
+            return False
+        if not (facts.is_package_init or facts.package is not None):
+            return False
+        names = import_aliases(scan, _CALL_NAMES)
+        calls = [
+            c
+            for c in scan.calls(*names)
+            if any(
+                isinstance(v, ast.Constant) and v.value == "ignore"
+                for v in (*c.args, *(k.value for k in c.keywords))
+            )
+        ]
+        if not calls or options.get("include-scoped", True):
+            return bool(calls)
+        spans = [
+            ((f.lineno, f.col_offset), (f.end_lineno or f.lineno, f.end_col_offset or 0))
+            for f in scan.of(ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+        ]
+        for c in calls:
+            at = (c.lineno, c.col_offset)
+            if not any(start <= at <= end for start, end in spans):
+                return True
+        return False
 
     def _applies(self) -> bool:
         facts = self.ctx.facts

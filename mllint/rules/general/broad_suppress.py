@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan, terminal_name
 from mllint.rule import Rule
+from mllint.rules.general.exhausted_iterator_reused import import_aliases
+from mllint.semantics.context import FileFacts
 
 _BROAD = {"builtins.Exception": "Exception", "builtins.BaseException": "BaseException"}
+_BROAD_NAMES = frozenset(_BROAD.values())
+_SUPPRESS = frozenset({"suppress"})
 
 
 class BroadSuppress(Rule):
@@ -47,6 +56,25 @@ class BroadSuppress(Rule):
     summary = "`contextlib.suppress(Exception)` silently skips the rest of the block on any error"
     tier = 2
     requires_text = ("suppress",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # `with suppress(..., Exception, ...)` (aliases, attribute forms, tuples, async with)
+        suppress = import_aliases(scan, _SUPPRESS)
+        broad: frozenset[str] | None = None
+        for item in scan.of(ast.withitem):
+            call = item.context_expr
+            if not isinstance(call, ast.Call) or terminal_name(call.func) not in suppress:
+                continue
+            if broad is None:
+                broad = import_aliases(scan, _BROAD_NAMES)
+            for arg in call.args:
+                values = arg.elts if isinstance(arg, ast.Tuple) else [arg]
+                # the rule reads a tuple's `*x` element as x
+                values = [v.value if isinstance(v, ast.Starred) else v for v in values]
+                if any(terminal_name(v) in broad for v in values):
+                    return True
+        return False
 
     def visit_WithItem(self, node: cst.WithItem) -> None:
         call = node.item

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Option, Rule
+from mllint.rules.general.exhausted_iterator_reused import import_aliases
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import block_indents, code_in_block, expression_names
 from mllint.semantics.walk import iter_descendants
 
 _DECORATORS = frozenset({"contextlib.contextmanager", "contextlib.asynccontextmanager"})
+_DECORATOR_NAMES = frozenset(q.rpartition(".")[2] for q in _DECORATORS)
 #: calls that change process-wide state
 GLOBAL_STATE_CALLS = frozenset(
     {
@@ -166,6 +173,20 @@ class ContextmanagerCleanupSkipped(Rule):
         ),
     )
     requires_text = ("contextmanager",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a def decorated with (an alias of) contextmanager/asynccontextmanager holding a
+        # yield that no try/finally (or re-raising handler) and no with-block protects, and
+        # that a non-trivial statement follows (cleanup) or a call or an assignment to an
+        # attribute/subscript precedes (global state; any call: extend-global-state-calls)
+        if not scan.has(ast.Yield, ast.YieldFrom):
+            return False
+        names = import_aliases(scan, _DECORATOR_NAMES)
+        for fn in scan.decorated(*names):
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and _ast_may_fire(fn):
+                return True
+        return False
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         if not any(self._decorator(d) in _DECORATORS for d in node.decorators):
@@ -426,3 +447,111 @@ def _path_to(root: cst.CSTNode, target: cst.CSTNode) -> list[cst.CSTNode] | None
         return False
 
     return path if go(root) else None
+
+
+# -- the ast pre-scan (ast_gate): _collect on ``ast`` ---------------------------------------
+_AST_TRY = tuple(t for t in (getattr(ast, "Try", None), getattr(ast, "TryStar", None)) if t)
+_AST_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+_AST_YIELDS = (ast.Yield, ast.YieldFrom)
+
+
+def _ast_has(nodes: list[ast.stmt], types: tuple[type[ast.AST], ...]) -> bool:
+    """A node of ``types`` under ``nodes``, not looking into nested defs/classes/lambdas."""
+    stack: list[ast.AST] = list(nodes)
+    while stack:
+        n = stack.pop()
+        if isinstance(n, types):
+            return True
+        if not isinstance(n, _AST_SCOPES):
+            stack.extend(ast.iter_child_nodes(n))
+    return False
+
+
+_AST_EXITS = (ast.Return, ast.Raise, ast.Break, ast.Continue)
+#: a yield site: (yield, protected, [(block, index of the statement), ...] innermost first)
+_Site = tuple[ast.expr, bool, list[tuple[list[ast.stmt], int]]]
+
+
+def _ast_sites(
+    body: list[ast.stmt],
+    outer: list[tuple[list[ast.stmt], int]],
+    protected: bool,
+    out: list[_Site],
+) -> None:
+    """_collect on ``ast`` (broader: one-line suites, which _collect skips, count too)."""
+    for i, stmt in enumerate(body):
+        here = [(body, i), *outer]
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        if isinstance(stmt, _AST_TRY):
+            handlers: list[ast.ExceptHandler] = stmt.handlers
+            guarded = bool(stmt.finalbody) or any(_ast_has(h.body, (ast.Raise,)) for h in handlers)
+            _ast_sites(stmt.body, here, protected or guarded, out)
+            for h in handlers:
+                _ast_sites(h.body, here, protected, out)
+            _ast_sites(stmt.orelse, here, protected, out)
+            _ast_sites(stmt.finalbody, here, protected, out)
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            _ast_sites(stmt.body, here, True, out)
+        elif isinstance(stmt, (ast.If, ast.For, ast.AsyncFor, ast.While)):
+            _ast_sites(stmt.body, here, protected, out)
+            _ast_sites(stmt.orelse, here, protected, out)
+        elif isinstance(stmt, ast.Match):
+            for case in stmt.cases:
+                _ast_sites(case.body, here, protected, out)
+        else:
+            stack: list[ast.AST] = [stmt]
+            while stack:
+                n = stack.pop()
+                if isinstance(n, _AST_YIELDS):
+                    out.append((n, protected, here))
+                if not isinstance(n, _AST_SCOPES):
+                    stack.extend(ast.iter_child_nodes(n))
+
+
+def _ast_followed(blocks: list[tuple[list[ast.stmt], int]]) -> bool:
+    """_following is not empty: a statement other than ``pass`` runs after the yield's
+    statement before a return/raise/break/continue."""
+    for block, i in blocks:
+        for st in block[i + 1 :]:
+            if isinstance(st, _AST_EXITS):
+                return False
+            if not isinstance(st, ast.Pass):
+                return True
+    return False
+
+
+def _ast_may_fire(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    sites: list[_Site] = []
+    _ast_sites(fn.body, [], False, sites)
+    first_change: tuple[int, int] | None = None
+    for node, protected, blocks in sites:
+        if protected:
+            continue
+        if _ast_followed(blocks):
+            return True
+        if first_change is None:
+            first_change = _ast_first_change(fn)
+        if first_change < (node.lineno, node.col_offset):
+            return True
+    return False
+
+
+def _ast_first_change(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[int, int]:
+    """The position of the first call or assignment to an attribute/subscript in the body
+    (what _global_state_change looks for before the yield; by position, broader)."""
+    first = (1 << 30, 0)
+    stack: list[ast.AST] = list(fn.body)
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ast.Call) or (
+            isinstance(n, (ast.Assign, ast.AugAssign))
+            and any(
+                isinstance(t, (ast.Attribute, ast.Subscript))
+                for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+            )
+        ):
+            first = min(first, (n.lineno, n.col_offset))
+        if not isinstance(n, _AST_SCOPES):
+            stack.extend(ast.iter_child_nodes(n))
+    return first

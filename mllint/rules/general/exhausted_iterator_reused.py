@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import bisect
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -9,9 +11,10 @@ from typing import Any
 import libcst as cst
 
 from mllint.positions import LineIndex, node_offsets, trim_range
+from mllint.prescan import COMPREHENSION_TYPES, Scan
 from mllint.rule import Rule
 from mllint.semantics import kinds as K
-from mllint.semantics.context import FileContext
+from mllint.semantics.context import FileContext, FileFacts
 from mllint.semantics.cstutil import positional_args, string_value
 from mllint.semantics.scopes import Binding, Scope
 from mllint.semantics.walk import iter_descendants
@@ -97,6 +100,14 @@ class ExhaustedIteratorReused(Rule):
     name = "exhausted-iterator-reused"
     summary = "A one-shot iterator is consumed again (second pass or next epoch sees nothing)"
     tier = 2
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a name bound (=, :=, annotated =, with ... as) to an iterator-shaped value, then
+        # consumed twice (once fully) or fully consumed inside a loop body
+        aliases = as_names(scan)
+        sites = _iterator_names(scan, facts, aliases)
+        return bool(sites) and _reused(scan, sites, aliases)
 
     def __init__(self, ctx: FileContext, options: Mapping[str, Any]) -> None:
         super().__init__(ctx, options)
@@ -304,5 +315,333 @@ def _ends_branch(first: list[cst.CSTNode], second: list[cst.CSTNode]) -> bool:
             if isinstance(last, cst.SimpleStatementLine) and any(
                 isinstance(s, (cst.Return, cst.Raise, cst.Continue, cst.Break)) for s in last.body
             ):
+                return True
+    return False
+
+
+# -- the ast pre-scan (ast_gate) ---------------------------------------------------------------
+#: terminal names of the calls kinds.py types as one-shot iterators (builtins, csv, os, io,
+#: gzip, bz2, pathlib and DataFrame methods); itertools functions are found by import
+_ITER_CALLS = frozenset(
+    {
+        "map", "filter", "zip", "iter", "reversed", "enumerate", "open", "reader", "DictReader",
+        "scandir", "glob", "rglob", "iterdir", "iterrows", "itertuples",
+    }
+)  # fmt: skip
+#: keywords that make a ``pandas.read_*`` call return an iterator
+_ITER_KEYWORDS = frozenset({"chunksize", "iterator"})
+#: terminal names of the consuming calls (_FULL_CONSUMERS, _PARTIAL_CONSUMERS, str.join)
+_FULL_NAMES = frozenset(q.rpartition(".")[2] for q in _FULL_CONSUMERS) | {"join"}
+_PARTIAL_NAMES = frozenset(q.rpartition(".")[2] for q in _PARTIAL_CONSUMERS)
+
+
+def as_names(scan: Scan) -> dict[str, str]:
+    """``{local: terminal name}`` for every ``as`` import: ``from m import name as local``,
+    ``import m.name as local``."""
+    out: dict[str, str] = {}
+    for imp in scan.of(ast.ImportFrom):
+        for a in imp.names:
+            if a.asname is not None:
+                out[a.asname] = a.name
+    for imp_ in scan.of(ast.Import):
+        for a in imp_.names:
+            if a.asname is not None:
+                out[a.asname] = a.name.rpartition(".")[2]
+    return out
+
+
+def import_aliases(
+    scan: Scan, names: frozenset[str], aliases: dict[str, str] | None = None
+) -> frozenset[str]:
+    """The local names that may refer to one of ``names`` (terminal names): the names
+    themselves and the ``as`` names of ``from m import name as x`` / ``import m.name as x``."""
+    if aliases is None:
+        aliases = as_names(scan)
+    extra = [local for local, name in aliases.items() if name in names]
+    return names.union(extra) if extra else names
+
+
+def from_module(imp: ast.ImportFrom, package: str | None) -> str | None:
+    """The absolute module of ``from X import ...`` (scopes.resolve_from_module on ``ast``)."""
+    base = imp.module or ""
+    if not imp.level:
+        return base
+    if package is None:
+        return None
+    parts = package.split(".") if package else []
+    if imp.level - 1 > len(parts):
+        return None
+    if imp.level > 1:
+        parts = parts[: len(parts) - (imp.level - 1)]
+    prefix = ".".join(parts)
+    if base:
+        return f"{prefix}.{base}" if prefix else base
+    return prefix or None
+
+
+_AST_DISPLAYS = (ast.Tuple, ast.List)
+
+
+def assign_pairs(target: ast.expr, value: ast.expr, out: list[tuple[ast.expr, ast.expr]]) -> None:
+    """The (target, value) pairs an assignment binds with a value, as
+    ``scopes._Builder.assign_target`` sees them: ``a, b = x, y`` binds a to x and b to y;
+    starred elements and other unpackings bind no value."""
+    if isinstance(target, _AST_DISPLAYS):
+        elts = target.elts
+        if isinstance(value, _AST_DISPLAYS) and len(value.elts) == len(elts):
+            for t, v in zip(elts, value.elts, strict=True):
+                if not isinstance(t, ast.Starred) and not isinstance(v, ast.Starred):
+                    assign_pairs(t, v, out)
+    else:
+        out.append((target, value))
+
+
+def _iterator_names(scan: Scan, facts: FileFacts, aliases: dict[str, str]) -> list[ast.Name]:
+    """The ``Name`` targets of the bindings (``=``, ``:=``, annotated ``=``, ``with ... as``)
+    whose value may have the one-shot iterator kind: an iterator-shaped value, or a name or
+    attribute (``self.x``) bound to one elsewhere, followed to a fixed point."""
+    bare = set(import_aliases(scan, _ITER_CALLS, aliases))
+    attr_names = _ITER_CALLS
+    modules: set[str] = set()  # local names of the itertools module
+    for imp in scan.of(ast.Import):
+        for a in imp.names:
+            if a.name == "itertools":
+                modules.add(a.asname or a.name)
+    for imp_from in scan.of(ast.ImportFrom):
+        if imp_from.module == "itertools" or (
+            imp_from.level and from_module(imp_from, facts.package) == "itertools"
+        ):
+            bare.update(a.asname or a.name for a in imp_from.names)
+    if scan.has(ast.Yield, ast.YieldFrom):
+        # local generator functions: a def whose lines hold a yield (nested ones too: broader)
+        lines = sorted(y.lineno for y in scan.of(ast.Yield, ast.YieldFrom))
+        for fn in scan.functions():
+            i = bisect.bisect_left(lines, fn.lineno)
+            if i < len(lines) and lines[i] <= (fn.end_lineno or fn.lineno):
+                bare.add(fn.name)
+
+    keywords = any(k.arg in _ITER_KEYWORDS for k in scan.of(ast.keyword))
+    if not (
+        keywords
+        or modules
+        or scan.has(ast.GeneratorExp)
+        or not scan.called().isdisjoint(bare | attr_names)
+    ):
+        return []
+
+    def producer(v: ast.AST | None) -> bool:
+        if v.__class__ is ast.GeneratorExp:
+            return True
+        if v.__class__ is not ast.Call:
+            return False
+        f = v.func
+        if f.__class__ is ast.Name:
+            if f.id in bare:
+                return True
+        elif f.__class__ is ast.Attribute and (
+            f.attr in attr_names or (f.value.__class__ is ast.Name and f.value.id in modules)
+        ):
+            return True
+        return keywords and any(k.arg in _ITER_KEYWORDS for k in v.keywords)
+
+    found: set[str] = set()  # names and attribute names bound to an iterator shape
+    sites: list[ast.Name] = []
+    pending: list[tuple[list[ast.expr], ast.expr]] = []
+
+    def add(targets: list[ast.expr]) -> None:
+        for t in targets:
+            if isinstance(t, ast.Name):
+                found.add(t.id)
+                sites.append(t)
+            elif isinstance(t, ast.Attribute):
+                found.add(t.attr)
+
+    for node in scan.of(ast.Assign):
+        v = node.value
+        targets = node.targets
+        if any(t.__class__ in _AST_DISPLAYS for t in targets):
+            # `a, b = x, y` binds element-wise (scopes.assign_target)
+            pairs: list[tuple[ast.expr, ast.expr]] = []
+            for t in targets:
+                assign_pairs(t, v, pairs)
+            for t, v in pairs:
+                if isinstance(v, (ast.Name, ast.Attribute)):
+                    pending.append(([t], v))
+                elif producer(v):
+                    add([t])
+        elif isinstance(v, (ast.Name, ast.Attribute)):
+            pending.append((targets, v))
+        elif producer(v):
+            add(targets)
+    for ann in scan.of(ast.AnnAssign, ast.NamedExpr):
+        v2 = ann.value
+        if isinstance(v2, (ast.Name, ast.Attribute)):
+            pending.append(([ann.target], v2))
+        elif producer(v2):
+            add([ann.target])
+    for item in scan.of(ast.withitem):
+        if item.optional_vars is not None and producer(item.context_expr):
+            add([item.optional_vars])
+    changed = bool(found)
+    while changed and pending:
+        changed = False
+        rest: list[tuple[list[ast.expr], ast.expr]] = []
+        for targets, value in pending:
+            ref = value.id if isinstance(value, ast.Name) else getattr(value, "attr", "")
+            if ref in found:
+                add(targets)
+                changed = True
+            else:
+                rest.append((targets, value))
+        pending = rest
+    return sites
+
+
+class _Owners:
+    """The scope a node belongs to, by position: the innermost def or class body or lambda
+    body holding it (0: the module). A def's decorators, defaults and annotations fall
+    outside its body, in the enclosing scope, as in the rule's FileContext."""
+
+    def __init__(self, scan: Scan) -> None:
+        spans: list[tuple[tuple[int, int], tuple[int, int], int]] = []
+        for node in scan.of(ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
+            first = node.body[0]
+            end = (node.end_lineno or 0, node.end_col_offset or 0)
+            spans.append(((first.lineno, first.col_offset), end, id(node)))
+        for lam in scan.of(ast.Lambda):
+            end = (lam.end_lineno or 0, lam.end_col_offset or 0)
+            spans.append(((lam.body.lineno, lam.body.col_offset), end, id(lam)))
+        spans.sort()
+        self._spans = spans
+        self._starts = [sp[0] for sp in spans]
+
+    def __call__(self, node: ast.expr) -> int:
+        pos = (node.lineno, node.col_offset)
+        i = bisect.bisect_right(self._starts, pos)
+        spans = self._spans
+        while i:
+            i -= 1
+            if pos <= spans[i][1]:
+                return spans[i][2]  # spans nest: the latest start holding pos is innermost
+        return 0
+
+
+def _reused(scan: Scan, sites: list[ast.Name], aliases: dict[str, str]) -> bool:
+    """A bound name used, in the same scope as its binding, twice (once fully) as the rule
+    counts uses, or fully consumed inside a loop body."""
+    names = {n.id for n in sites}
+    full: list[ast.Name] = []
+    partial: list[ast.Name] = []
+    for loop in scan.of(ast.For, ast.AsyncFor, ast.comprehension):
+        it = loop.iter
+        if isinstance(it, ast.Name) and it.id in names:
+            full.append(it)
+    for node in scan.of(ast.YieldFrom, ast.Starred):
+        v = node.value
+        if isinstance(v, ast.Name) and v.id in names:
+            full.append(v)
+    consumers_full = import_aliases(scan, _FULL_NAMES, aliases)
+    consumers_partial = import_aliases(scan, _PARTIAL_NAMES, aliases)
+    for call in scan.of(ast.Call):
+        args = call.args
+        if not args:
+            continue
+        first = args[0]
+        if isinstance(first, ast.Starred):
+            first = next((a for a in args if not isinstance(a, ast.Starred)), first)
+        if not (isinstance(first, ast.Name) and first.id in names):
+            continue
+        f = call.func
+        callee = f.id if isinstance(f, ast.Name) else getattr(f, "attr", None)
+        if callee in consumers_full:
+            full.append(first)
+        elif callee in consumers_partial:
+            partial.append(first)
+    if not full:
+        return False
+    # the rule wants the use in the binding's own def (global/nonlocal names: any scope)
+    owner = _Owners(scan)
+    shared = {n for node in scan.of(ast.Global, ast.Nonlocal) for n in node.names}
+
+    def key(n: ast.Name) -> tuple[str, int]:
+        return (n.id, -1 if n.id in shared else owner(n))
+
+    bound = {key(n) for n in sites}
+    full = [n for n in full if key(n) in bound]
+    if not full:
+        return False
+    # the rule wants the name bound once in its scope: drop names that statements bind twice
+    wanted = {n.id for n in full} - shared
+    if wanted:
+        twice = _bound_twice(scan, wanted, owner)
+        full = [n for n in full if key(n) not in twice]
+        if not full:
+            return False
+    counts: dict[tuple[str, int], int] = {}
+    for n in (*full, *partial):
+        k = key(n)
+        counts[k] = counts.get(k, 0) + 1
+    if any(counts[key(n)] >= 2 for n in full):
+        return True
+    # the "epoch" form: one full use inside a loop body (or a comprehension's repeated part)
+    return any(in_loop_by_position(scan, n) for n in full)
+
+
+def _bound_twice(scan: Scan, names: set[str], owner: _Owners) -> set[tuple[str, int]]:
+    """(name, scope) pairs that assignment, annotated/augmented assignment, for and with
+    statements bind at least twice: each is a binding of the semantic model
+    (scopes._Builder binds every Name of these targets; walrus and comprehension targets
+    are left out, so the count never exceeds the model's)."""
+    seen: set[tuple[str, int]] = set()
+    twice: set[tuple[str, int]] = set()
+
+    def count(target: ast.expr) -> None:
+        if target.__class__ is ast.Name:
+            if target.id in names:
+                k = (target.id, owner(target))
+                if k in seen:
+                    twice.add(k)
+                seen.add(k)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for el in target.elts:
+                count(el)
+        elif isinstance(target, ast.Starred):
+            count(target.value)
+
+    for a in scan.of(ast.Assign):
+        for t in a.targets:
+            count(t)
+    for one in scan.of(ast.AugAssign, ast.AnnAssign):
+        count(one.target)
+    for loop in scan.of(ast.For, ast.AsyncFor):
+        count(loop.target)
+    for item in scan.of(ast.withitem):
+        if item.optional_vars is not None:
+            count(item.optional_vars)
+    return twice
+
+
+def _pos(node: ast.AST) -> tuple[int, int]:
+    return (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
+
+
+def _end(node: ast.AST) -> tuple[int, int]:
+    return (getattr(node, "end_lineno", 0) or 0, getattr(node, "end_col_offset", 0) or 0)
+
+
+def in_loop_by_position(scan: Scan, use: ast.expr | ast.stmt) -> bool:
+    """By position (cheaper than Scan.loop_bodies for a few nodes, and broader): inside a
+    for loop's body or else, a while loop, or a comprehension but not its first iterable."""
+    pos = _pos(use)
+    for loop in scan.of(ast.For, ast.AsyncFor):
+        if _pos(loop.body[0]) <= pos <= _end(loop):
+            return True
+    for wloop in scan.of(ast.While):
+        if _pos(wloop) <= pos <= _end(wloop):
+            return True
+    for comp in scan.of(*COMPREHENSION_TYPES):
+        if _pos(comp) <= pos <= _end(comp):
+            first = comp.generators[0].iter  # type: ignore[attr-defined]
+            if not _pos(first) <= pos <= _end(first):
                 return True
     return False

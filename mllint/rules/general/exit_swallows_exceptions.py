@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan, walk
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import expression_names, float_literal, int_value, string_value
 from mllint.semantics.scopes import all_params
 from mllint.semantics.walk import iter_descendants
@@ -27,6 +33,14 @@ def _truthy_literal(value: cst.BaseExpression | None) -> bool:
     if isinstance(value, (cst.List, cst.Tuple, cst.Set, cst.Dict)):
         return bool(value.elements)
     return False
+
+
+def _ast_maybe_truthy(value: ast.expr | None) -> bool:
+    """A ``return`` value _truthy_literal may accept: a truthy constant (True, a number, a
+    string), a unary sign on anything, a display."""
+    if isinstance(value, ast.Constant):
+        return bool(value.value)
+    return isinstance(value, (ast.UnaryOp, ast.List, ast.Tuple, ast.Set, ast.Dict))
 
 
 class ExitSwallowsExceptions(Rule):
@@ -83,6 +97,16 @@ class ExitSwallowsExceptions(Rule):
     tier = 2
     fix_safety = (FixSafety.UNSAFE,)
     requires_text = ("__exit__", "__aexit__")
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a def named __exit__/__aexit__ with a `return <literal>` that may be truthy
+        for fn in scan.functions():
+            if fn.name in ("__exit__", "__aexit__"):
+                for n in walk(fn):
+                    if isinstance(n, ast.Return) and _ast_maybe_truthy(n.value):
+                        return True
+        return False
 
     def visit_Return(self, node: cst.Return) -> None:
         func = self.ctx.enclosing_function()

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.general.exhausted_iterator_reused import import_aliases
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import expression_names, positional_args
 from mllint.semantics.walk import iter_descendants
 
 _STORE_METHODS = frozenset({"append", "add", "insert", "appendleft", "put", "put_nowait"})
 _MATERIALISERS = frozenset({"builtins.dict", "builtins.list", "builtins.tuple", "builtins.set"})
+_GROUPBY = frozenset({"groupby"})
 _COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 
 
@@ -71,6 +79,30 @@ class GroupbyGroupEscapesLoop(Rule):
     tier = 2
     fix_safety = (FixSafety.UNSAFE,)
     requires_text = ("groupby",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a call of itertools.groupby: `groupby(...)`/`gb(...)` imported by name, or
+        # `itertools.groupby(...)` through a local name of the itertools module
+        bare = import_aliases(scan, _GROUPBY)
+        modules = {
+            a.asname or a.name
+            for imp in scan.of(ast.Import)
+            for a in imp.names
+            if a.name == "itertools"
+        }
+        for call in scan.calls(*bare):
+            f = call.func
+            if isinstance(f, ast.Name):
+                return True
+            if (
+                isinstance(f, ast.Attribute)
+                and f.attr == "groupby"
+                and isinstance(f.value, ast.Name)
+                and f.value.id in modules
+            ):
+                return True
+        return False
 
     def _is_groupby(self, expr: cst.BaseExpression) -> bool:
         return isinstance(expr, cst.Call) and self.ctx.qualname(expr.func) == "itertools.groupby"

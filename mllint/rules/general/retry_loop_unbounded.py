@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan, terminal_name, walk
 from mllint.rule import Rule
+from mllint.rules.general.exhausted_iterator_reused import import_aliases
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import (
     call_arg,
     dotted_name,
@@ -17,6 +24,10 @@ from mllint.semantics.cstutil import (
 from mllint.semantics.walk import child_nodes, iter_descendants
 
 _SLEEPS = frozenset({"time.sleep", "asyncio.sleep"})
+_SLEEP_NAMES = frozenset({"sleep"})
+#: ast.TryStar is Python 3.11+
+_AST_TRY = tuple(t for t in (getattr(ast, "Try", None), getattr(ast, "TryStar", None)) if t)
+_AST_EXITS = (ast.Return, ast.Raise, ast.Break)
 _BROAD = frozenset({"builtins.Exception", "builtins.BaseException"})
 #: identifiers that name an attempt budget or a deadline
 _BUDGET_TOKENS = frozenset(
@@ -105,6 +116,30 @@ class RetryLoopUnbounded(Rule):
     tier = 2
     default_enabled = False
     requires_text = ("sleep",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # `while True:` / `while 1:` holding a try statement with a handler that calls
+        # (an alias of) sleep and does not end with return/raise/break
+        sleeps: frozenset[str] | None = None
+        for loop in scan.of(ast.While):
+            test = loop.test
+            if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.UAdd):
+                test = test.operand  # `while +1:` (int_value reads a unary plus)
+            if not (isinstance(test, ast.Constant) and test.value == 1):
+                continue
+            for stmt in loop.body:
+                if not isinstance(stmt, _AST_TRY):
+                    continue
+                for handler in stmt.handlers:
+                    if handler.body and isinstance(handler.body[-1], _AST_EXITS):
+                        continue
+                    if sleeps is None:
+                        sleeps = import_aliases(scan, _SLEEP_NAMES)
+                    for n in walk(handler):
+                        if isinstance(n, ast.Call) and terminal_name(n.func) in sleeps:
+                            return True
+        return False
 
     def visit_While(self, node: cst.While) -> None:
         if not _is_true(node.test) or not isinstance(node.body, cst.IndentedBlock):

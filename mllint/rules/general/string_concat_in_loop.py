@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Rule
+from mllint.rules.general.exhausted_iterator_reused import (
+    assign_pairs,
+    import_aliases,
+    in_loop_by_position,
+)
 from mllint.semantics import kinds as K
+from mllint.semantics.context import FileFacts
 from mllint.semantics.scopes import Binding
 
 
@@ -45,6 +56,25 @@ class StringConcatInLoop(Rule):
     tier = 2
     default_enabled = False
     requires_text = ("+",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # `s += x` / `s = s + x` inside a loop body, where s also has a binding that may
+        # be a str (a str or bytes literal, an f-string, a str-returning call, a name or
+        # attribute that may be one, an annotated assignment or parameter)
+        acc: dict[str, list[ast.stmt]] = {}
+        for aug in scan.of(ast.AugAssign):
+            if isinstance(aug.op, ast.Add) and isinstance(aug.target, ast.Name):
+                acc.setdefault(aug.target.id, []).append(aug)
+        for a in scan.of(ast.Assign):
+            if len(a.targets) == 1 and isinstance(a.targets[0], ast.Name):
+                name = a.targets[0].id
+                if _ast_self_add(a.value, name):
+                    acc.setdefault(name, []).append(a)
+        if not acc:
+            return False
+        strs = _ast_str_names(scan, set(acc))
+        return any(in_loop_by_position(scan, n) for name in strs for n in acc[name])
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         if isinstance(node.operator, cst.AddAssign) and isinstance(node.target, cst.Name):
@@ -86,3 +116,64 @@ def _is_accumulation(b: Binding, name: str) -> bool:
     if b.kind == "augassign":
         return isinstance(b.node, cst.AugAssign) and isinstance(b.node.operator, cst.AddAssign)
     return b.kind == "assign" and b.value is not None and _is_self_add(b.value, name)
+
+
+# -- the ast pre-scan (ast_gate) ---------------------------------------------------------------
+#: callee names kinds.py types as str: builtins.str and the _STR_METHODS
+_STR_CALLS = frozenset(
+    {"str", "lower", "upper", "strip", "lstrip", "rstrip", "read", "decode", "join"}
+)
+
+
+def _ast_self_add(value: ast.expr, name: str) -> bool:
+    if not (isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add)):
+        return False
+    left = value.left
+    while isinstance(left, ast.BinOp) and isinstance(left.op, ast.Add):
+        left = left.left
+    return isinstance(left, ast.Name) and left.id == name
+
+
+def _ast_str_names(scan: Scan, wanted: set[str]) -> set[str]:
+    """Names of ``wanted`` with a binding whose kind may be str; other names are followed
+    through ``a = b`` to a fixed point."""
+    calls = import_aliases(scan, _STR_CALLS)
+    found: set[str] = set()
+    pending: list[tuple[str, str]] = []
+    for arg in scan.of(ast.arg):
+        if arg.annotation is not None:
+            found.add(arg.arg)
+    bindings: list[tuple[ast.expr, ast.expr]] = []
+    for a in scan.of(ast.Assign):
+        for t in a.targets:
+            assign_pairs(t, a.value, bindings)  # `s, n = "", 0` binds element-wise
+    bindings.extend((n.target, n.value) for n in scan.of(ast.NamedExpr))
+    for ann in scan.of(ast.AnnAssign):
+        if isinstance(ann.target, ast.Name):
+            found.add(ann.target.id)
+    for target, value in bindings:
+        if not isinstance(target, ast.Name) or target.id in found:
+            continue
+        if isinstance(value, ast.Name):
+            pending.append((target.id, value.id))
+        elif isinstance(value, (ast.Attribute, ast.JoinedStr)) or (
+            isinstance(value, ast.Constant) and isinstance(value.value, (str, bytes))
+        ):
+            found.add(target.id)
+        elif isinstance(value, ast.Call):
+            f = value.func
+            callee = f.id if isinstance(f, ast.Name) else getattr(f, "attr", None)
+            if callee in calls:
+                found.add(target.id)
+    changed = True
+    while changed and pending:
+        changed = False
+        rest: list[tuple[str, str]] = []
+        for target_id, ref in pending:
+            if ref in found:
+                found.add(target_id)
+                changed = True
+            elif target_id not in found:
+                rest.append((target_id, ref))
+        pending = rest
+    return found & wanted

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
 from mllint.semantics import kinds as K
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import expression_names
 from mllint.semantics.walk import iter_descendants
 
@@ -99,6 +105,45 @@ class YieldedListCleared(Rule):
     tier = 3
     fix_safety = (FixSafety.SAFE,)
     requires_text = ("yield",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # `B.clear()` / `del B[:]` / `B[:] = []` on a name B that some `yield` hands out
+        # (`yield B`, `yield k, B`, `yield [B, ...]`)
+        yielded: set[str] = set()
+        for y in scan.of(ast.Yield):
+            v = y.value
+            if isinstance(v, ast.Name):
+                yielded.add(v.id)
+            elif isinstance(v, (ast.Tuple, ast.List)):
+                for el in v.elts:
+                    if isinstance(el, ast.Starred):  # `yield *B, k`: the rule reads el.value
+                        el = el.value
+                    if isinstance(el, ast.Name):
+                        yielded.add(el.id)
+        if not yielded:
+            return False
+        for call in scan.calls("clear"):
+            f = call.func
+            if (
+                isinstance(f, ast.Attribute)
+                and isinstance(f.value, ast.Name)
+                and f.value.id in yielded
+            ):
+                return True
+        for d in scan.of(ast.Delete):
+            for t in d.targets:
+                if _ast_sliced_name(t) in yielded:
+                    return True
+        for a in scan.of(ast.Assign):
+            if (
+                len(a.targets) == 1
+                and isinstance(a.value, ast.List)
+                and not a.value.elts
+                and _ast_sliced_name(a.targets[0]) in yielded
+            ):
+                return True
+        return False
 
     def _target(self, small: cst.CSTNode) -> str | None:
         """The list name a clearing statement empties."""
@@ -210,3 +255,17 @@ def _aliases(value: cst.BaseExpression, name: str) -> bool:
     if isinstance(value, (cst.Tuple, cst.List)):
         return any(_aliases(el.value, name) for el in value.elements)
     return False
+
+
+def _ast_sliced_name(node: ast.expr) -> str | None:
+    """``B`` for ``B[:]`` (the ast form of :func:`_full_slice`)."""
+    if (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.value, ast.Name)
+        and isinstance(node.slice, ast.Slice)
+        and node.slice.lower is None
+        and node.slice.upper is None
+        and node.slice.step is None
+    ):
+        return node.value.id
+    return None
