@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
 from mllint.semantics import kinds as K
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import (
     attr_name,
     call_arg,
@@ -107,6 +111,24 @@ class GroupbyUnsortedInput(Rule):
     default_enabled = False
     fix_safety = (FixSafety.UNSAFE,)
     requires_text = ("groupby",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # itertools imported (possibly relatively), and `groupby(it, key)` /
+        # `<module>.groupby(it, key=...)` / `<alias>(...)` with a key argument
+        if not any("itertools" in m for m in scan.imported_modules()):
+            return False
+        names = {"groupby"}
+        for imp in scan.of(ast.ImportFrom, ast.Import):
+            for a in imp.names:
+                if a.asname is not None and a.name.rpartition(".")[2] == "groupby":
+                    names.add(a.asname)
+        for call in scan.calls(*names):
+            if isinstance(call.func, ast.Attribute) and call.func.attr != "groupby":
+                continue
+            if len(call.args) >= 2 or any(kw.arg == "key" for kw in call.keywords):
+                return True
+        return False
 
     def visit_Call(self, node: cst.Call) -> None:
         if self.ctx.qualname(node.func) != "itertools.groupby":

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.pandas.chained_assignment import (
+    _imports_pandas,
+    _maybe_frame,
+    _maybe_selection,
+    _maybe_series,
+)
 from mllint.semantics import kinds as K
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import dotted_name, int_value, is_string_like, string_value
 from mllint.semantics.pandas_facts import (
     OTHER_FRAME_LIBRARIES,
@@ -116,6 +128,41 @@ class ApplyVectorisableLambda(Rule):
     tier = 2
     fix_safety = (FixSafety.UNSAFE,)
     requires_text = ("lambda",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # pandas imported, and `<x>.apply|map|applymap(lambda p: <arithmetic on p>)` (only
+        # `axis=` may follow, for apply)
+        if not _imports_pandas(scan):
+            return False
+        for call in scan.calls("apply", "map", "applymap"):
+            if not isinstance(call.func, ast.Attribute) or len(call.args) != 1:
+                continue
+            lam = call.args[0]
+            if not isinstance(lam, ast.Lambda):
+                continue
+            if call.keywords and (
+                call.func.attr != "apply"
+                or len(call.keywords) != 1
+                or call.keywords[0].arg != "axis"
+            ):
+                continue
+            recv = call.func.value
+            try:
+                arith = _arith_lambda(lam)
+            except RecursionError:  # a very long expression: let the rule judge it
+                return True
+            if (
+                arith
+                and not _windowed(recv)
+                and (
+                    _maybe_series(scan, recv)
+                    or _maybe_frame(scan, recv, None)
+                    or _maybe_selection(scan, recv)
+                )
+            ):
+                return True
+        return False
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -341,3 +388,71 @@ class ApplyVectorisableLambda(Rule):
         if isinstance(self.ctx.parent, _NO_PARENS_PARENTS):
             return body
         return body.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+
+
+_AST_ARITH_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)
+
+
+def _arith_lambda(lam: ast.Lambda) -> bool:
+    """A one-parameter lambda whose body is arithmetic that uses the parameter."""
+    a = lam.args
+    if (
+        len(a.args) != 1
+        or a.posonlyargs
+        or a.kwonlyargs
+        or a.vararg is not None
+        or a.kwarg is not None
+        or a.defaults
+    ):
+        return False
+    used: list[bool] = []
+    return _ast_arith(lam.body, a.args[0].arg, used) and bool(used)
+
+
+def _ast_arith(expr: ast.expr, param: str, used: list[bool]) -> bool:
+    """``ApplyVectorisableLambda._arith`` on the shape of ``expr`` (either form: ``x`` or
+    ``r["c"]``/``r.c``); appends to ``used`` for each use of the parameter."""
+    if isinstance(expr, ast.Name):
+        if expr.id == param:
+            used.append(True)
+        return True  # the parameter, or a name the rule checks is bound to a number
+    if isinstance(expr, ast.Constant):
+        return type(expr.value) in (int, float)
+    if isinstance(expr, (ast.Subscript, ast.Attribute)):
+        # the row form's `r["c"]` / `r.c`
+        value = expr.value
+        if isinstance(value, ast.Name) and value.id == param:
+            used.append(True)
+            return True
+        return False
+    if isinstance(expr, ast.UnaryOp):
+        return isinstance(expr.op, (ast.USub, ast.UAdd)) and _ast_arith(expr.operand, param, used)
+    if isinstance(expr, ast.BinOp):
+        return (
+            isinstance(expr.op, _AST_ARITH_OPS)
+            and _ast_arith(expr.left, param, used)
+            and _ast_arith(expr.right, param, used)
+        )
+    if isinstance(expr, ast.Call):
+        # abs/round/NumPy ufuncs: positional arguments only
+        if expr.keywords or not expr.args or not isinstance(expr.func, (ast.Name, ast.Attribute)):
+            return False
+        return all(
+            not isinstance(arg, ast.Starred) and _ast_arith(arg, param, used) for arg in expr.args
+        )
+    return False
+
+
+def _windowed(receiver: ast.expr) -> bool:
+    """``ApplyVectorisableLambda._is_window``: a rolling/expanding/groupby/... call in the
+    receiver's chain."""
+    node: ast.expr = receiver
+    while isinstance(node, (ast.Subscript, ast.Attribute, ast.Call)):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in _WINDOW_METHODS
+        ):
+            return True
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return False

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import ast
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import libcst as cst
 
+from mllint.prescan import Scan, walk
 from mllint.rule import Fix, FixSafety, Option, Rule
 from mllint.semantics import kinds as K
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import dotted_name, identifier_tokens, is_string_like
 from mllint.semantics.kinds import is_mask_expression
+from mllint.semantics.pandas_facts import FRAME_NAME_PATTERN, INPLACE_METHODS
 
 _ROW_ACCESSORS = frozenset({"loc", "iloc"})
 _OUTER_ACCESSORS = frozenset({"loc", "iloc", "at", "iat"})
@@ -185,6 +191,18 @@ class ChainedAssignment(Rule):
             "Names of unknown type treated as DataFrames (empty string: disabled).",
         ),
     )
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # pandas imported, and an (augmented) assignment to a two-step chain whose first
+        # step selects rows (mask, .loc/.iloc) or whose base may be a DataFrame
+        if not _imports_pandas(scan):
+            return False
+        pattern = _frame_pattern(options)
+        if pattern is True:
+            return True
+        assert not isinstance(pattern, bool)
+        return any(_chain_may_trigger(scan, t, pattern) for t in _assign_targets(scan))
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -507,3 +525,457 @@ class ChainedAssignment(Rule):
                 "(older pandas may write through, with a warning)"
             )
         self.report(target, f"Chained assignment '{t}' {effect} — use {use} = ...", fix)
+
+
+# -- the ast pre-scan (ast_gate), shared by the pandas rules ----------------------------------
+# The rules judge receivers by kind (``ctx.kind``); the gates cannot, so they ask whether an
+# expression's SHAPE could get the kind at all. kinds.py gives a Name a kind only through a
+# binding (an assignment, an annotated assignment, a walrus or an annotated parameter); an
+# attribute ``x.a`` is a DataFrame only as a ``self.a`` attribute bound in a class or as
+# ``<frame>.T``, and a column (a Series) of a frame otherwise; a subscript is a DataFrame only
+# through ``.loc``/``.iloc``, a key list or a mask; a call may be anything.
+
+#: keys of ``F[key]`` that select a column or columns (besides strings and masks)
+_AST_COLUMN_KEYS = (ast.List, ast.Name, ast.Attribute, ast.Subscript, ast.JoinedStr)
+#: pandas classes an annotation may name
+_PANDAS_CLASSES = frozenset({"DataFrame", "Series"})
+#: ``pandas.<f>(...)`` calls kinds.py types as a DataFrame or Series (besides ``read_*`` and
+#: ``DataFrame.from_*``)
+_PANDAS_FUNCTIONS = K._PANDAS_FRAME_FUNCS | _PANDAS_CLASSES
+#: methods of a DataFrame or Series that kinds.py types as returning one
+_FRAME_METHODS = K.DATAFRAME_METHODS_FRAME | K._SERIES_METHODS_SERIES
+_KEY_KINDS = "pandas:kinds"
+_NO_CYCLE = 1 << 30
+#: how deep :class:`_Kinds` follows names bound to names before answering "may be"
+_MAX_DEPTH = 100
+_KEY_PANDAS_NAMES = "pandas:import_names"
+_KEY_MASK_NAMES = "pandas:mask_names"
+_KEY_SERIES_NAMES = "pandas:series_names"
+_AST_MASK_METHODS = frozenset(
+    {"isna", "notna", "isnull", "notnull", "isin", "between", "duplicated"}
+)
+_AST_STR_MASK_METHODS = frozenset({"contains", "startswith", "endswith"})
+
+
+def _imports_pandas(scan: Scan) -> bool:
+    """The rules' ``ctx.imports("pandas")``: an absolute import of pandas or a submodule."""
+    return scan.imports_any("pandas")
+
+
+class _Kinds:
+    """Which names and ``self`` attributes kinds.py may type as a DataFrame or Series.
+
+    A name's kind comes only from its bindings (which must all agree), so a name qualifies
+    when one of its bindings anywhere in the file may give it one: a parameter or an
+    annotated assignment whose annotation may name a pandas class, or a plain (not unpacked)
+    ``=``/``:=``/annotated ``=`` of a value that may have a pandas kind (:meth:`value`).
+    Loop, ``with``, ``except`` and import targets never have one. A ``self.<a>`` attribute
+    qualifies the same way through ``<x>.<a> = ...`` bindings and class-level names.
+
+    The bindings are indexed once; a name is judged only when a gate asks about it."""
+
+    __slots__ = ("_busy", "_index", "_low", "_memo", "pandas_names")
+
+    def __init__(self, scan: Scan) -> None:
+        self.pandas_names = _pandas_import_names(scan)
+        # (is an attribute, identifier) -> (is an annotation, node) for the annotations
+        # (parameters, annotated assignments) and the values bound to it
+        index: dict[tuple[bool, str], list[tuple[bool, ast.expr]]] = {}
+        for a in scan.of(ast.arg):
+            if a.annotation is not None:
+                index.setdefault((False, a.arg), []).append((True, a.annotation))
+        for ann in scan.of(ast.AnnAssign):
+            target = ann.target
+            if isinstance(target, ast.Name):
+                bucket = index.setdefault((False, target.id), [])
+            elif isinstance(target, ast.Attribute):
+                bucket = index.setdefault((True, target.attr), [])
+            else:
+                continue
+            bucket.append((True, ann.annotation))
+            if ann.value is not None:
+                bucket.append((False, ann.value))
+        for w in scan.of(ast.NamedExpr):
+            index.setdefault((False, w.target.id), []).append((False, w.value))
+        for node in scan.of(ast.Assign):
+            for t in node.targets:
+                _index_binding(t, node.value, index)
+        self._index = index
+        self._memo: dict[tuple[bool, str], bool] = {}
+        #: keys being judged -> their depth; the lowest depth a judgement ran into
+        self._busy: dict[tuple[bool, str], int] = {}
+        self._low = _NO_CYCLE
+
+    def name(self, ident: str) -> bool:
+        return self._judge((False, ident))
+
+    def attr(self, ident: str) -> bool:
+        """``self.<ident>`` may be a frame: an attribute binding or a class-level name."""
+        return self._judge((True, ident))
+
+    def _judge(self, key: tuple[bool, str]) -> bool:
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit
+        depth = self._busy.get(key)
+        if depth is not None:
+            # a binding through the key itself adds nothing to the key's other bindings
+            self._low = min(self._low, depth)
+            return False
+        depth = len(self._busy)
+        if depth > _MAX_DEPTH:
+            return True  # too deep to follow: it may be
+        self._busy[key] = depth
+        outer_low, self._low = self._low, _NO_CYCLE
+        try:
+            result = any(self._bound(*b) for b in self._index.get(key, ()))
+            if not result and key[0]:
+                result = self._judge((False, key[1]))  # a class-level name
+        finally:
+            del self._busy[key]
+        low = self._low
+        # False is final unless it relied on a key judged further up (still undecided)
+        if result or low >= depth:
+            self._memo[key] = result
+            self._low = outer_low
+        else:
+            self._low = min(outer_low, low)
+        return result
+
+    def _bound(self, annotation: bool, node: ast.expr) -> bool:
+        if annotation:
+            return _pandas_annotation(node, self.pandas_names)
+        return self.value(node)
+
+    def value(self, value: ast.AST) -> bool:
+        """``KindInference.of`` may type ``value`` as a DataFrame or Series."""
+        while True:
+            if isinstance(value, ast.Name):
+                return self.name(value.id)
+            if isinstance(value, ast.Attribute):
+                # a `self.<a>` attribute, `<frame>.T` or a column of a frame
+                if isinstance(value.value, ast.Name) and self.attr(value.attr):
+                    return True
+                value = value.value
+            elif isinstance(value, ast.Subscript):
+                value = value.value  # a selection of a frame (`.loc`/`.iloc` too)
+            elif isinstance(value, ast.Call):
+                func = value.func
+                if isinstance(func, ast.Name):
+                    return func.id in self.pandas_names
+                if not isinstance(func, ast.Attribute):
+                    return False
+                attr = func.attr
+                if attr in _PANDAS_FUNCTIONS or attr.startswith(("read_", "from_")):
+                    return True  # `pd.read_csv(...)`, `pd.DataFrame(...)`, `pd.concat(...)`
+                if attr not in _FRAME_METHODS:
+                    return False
+                value = func.value  # a method of a frame or Series returning one
+            else:
+                return False
+
+
+def _kinds(scan: Scan) -> _Kinds:
+    hit = scan._cache.get(_KEY_KINDS)
+    if hit is None:
+        hit = scan._cache[_KEY_KINDS] = _Kinds(scan)
+    return hit  # type: ignore[return-value]
+
+
+def _index_binding(
+    target: ast.expr,
+    value: ast.expr,
+    index: dict[tuple[bool, str], list[tuple[bool, ast.expr]]],
+) -> None:
+    """scopes.assign_target: a tuple target takes its elements from a tuple value of the
+    same length; other unpacked names have no value, hence no kind."""
+    if isinstance(target, ast.Name):
+        index.setdefault((False, target.id), []).append((False, value))
+    elif isinstance(target, ast.Attribute):
+        index.setdefault((True, target.attr), []).append((False, value))
+    elif (
+        isinstance(target, (ast.Tuple, ast.List))
+        and isinstance(value, (ast.Tuple, ast.List))
+        and len(target.elts) == len(value.elts)
+    ):
+        for t, v in zip(target.elts, value.elts, strict=True):
+            if not isinstance(t, ast.Starred) and not isinstance(v, ast.Starred):
+                _index_binding(t, v, index)
+
+
+def _pandas_annotation(ann: ast.expr, pandas_names: frozenset[str]) -> bool:
+    """An annotation that may resolve to ``pandas.DataFrame``/``pandas.Series``: it names
+    ``DataFrame``/``Series`` or a name imported from pandas, or holds a string."""
+    for n in walk(ann):
+        if isinstance(n, ast.Name):
+            if n.id in _PANDAS_CLASSES or n.id in pandas_names:
+                return True
+        elif isinstance(n, ast.Attribute):
+            if n.attr in _PANDAS_CLASSES:
+                return True
+        elif isinstance(n, ast.Constant) and isinstance(n.value, str):
+            return True
+    return False
+
+
+def _pandas_import_names(scan: Scan) -> frozenset[str]:
+    """Local names bound by ``from pandas[.x] import y [as z]`` and by relative imports (a
+    relative import inside a package named pandas resolves to it)."""
+    hit = scan._cache.get(_KEY_PANDAS_NAMES)
+    if hit is None:
+        out: set[str] = set()
+        for imp in scan.of(ast.ImportFrom):
+            mod = imp.module or ""
+            if imp.level or mod == "pandas" or mod.startswith("pandas."):
+                out.update(a.asname or a.name for a in imp.names)
+        for imp_ in scan.of(ast.Import):
+            for a in imp_.names:
+                if a.asname is not None and a.name.startswith("pandas."):
+                    out.add(a.asname)
+        hit = scan._cache[_KEY_PANDAS_NAMES] = frozenset(out)
+    return hit  # type: ignore[return-value]
+
+
+def _ast_is_mask(node: ast.AST) -> bool:
+    """:func:`mllint.semantics.kinds.is_mask_expression` on an ``ast`` node."""
+    if isinstance(node, ast.Compare):
+        return True
+    if isinstance(node, ast.UnaryOp):
+        return isinstance(node.op, ast.Invert)
+    if isinstance(node, ast.BinOp):
+        return isinstance(node.op, (ast.BitAnd, ast.BitOr))
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        name = node.func.attr
+        if name in _AST_MASK_METHODS:
+            return True
+        recv = node.func.value
+        return (
+            name in _AST_STR_MASK_METHODS and isinstance(recv, ast.Attribute) and recv.attr == "str"
+        )
+    return False
+
+
+def _bind_mask_target(target: ast.expr, value: ast.expr, out: set[str]) -> None:
+    if isinstance(target, ast.Name):
+        if _ast_is_mask(value):
+            out.add(target.id)
+    elif (
+        isinstance(target, (ast.Tuple, ast.List))
+        and isinstance(value, (ast.Tuple, ast.List))
+        and len(target.elts) == len(value.elts)
+    ):
+        for t, v in zip(target.elts, value.elts, strict=True):
+            if not isinstance(t, ast.Starred) and not isinstance(v, ast.Starred):
+                _bind_mask_target(t, v, out)
+
+
+def _mask_names(scan: Scan) -> frozenset[str]:
+    """Names with at least one plain (or annotated) assignment of a mask expression."""
+    hit = scan._cache.get(_KEY_MASK_NAMES)
+    if hit is None:
+        out: set[str] = set()
+        for node in scan.of(ast.Assign):
+            for target in node.targets:
+                _bind_mask_target(target, node.value, out)
+        for ann in scan.of(ast.AnnAssign):
+            if (
+                ann.value is not None
+                and isinstance(ann.target, ast.Name)
+                and _ast_is_mask(ann.value)
+            ):
+                out.add(ann.target.id)
+        hit = scan._cache[_KEY_MASK_NAMES] = frozenset(out)
+    return hit  # type: ignore[return-value]
+
+
+def _inplace_calls(scan: Scan) -> list[ast.Call]:
+    """``<x>.<m>(..., inplace=True)`` for the pandas ``inplace`` methods (literal True)."""
+    out: list[ast.Call] = []
+    for call in scan.calls(*INPLACE_METHODS):
+        if isinstance(call.func, ast.Attribute) and any(
+            kw.arg == "inplace" and isinstance(kw.value, ast.Constant) and kw.value.value is True
+            for kw in call.keywords
+        ):
+            out.append(call)
+    return out
+
+
+def _ast_groupby(expr: ast.AST) -> tuple[ast.Call, ast.Subscript | None] | None:
+    """:func:`mllint.semantics.pandas_facts.groupby_of` on an ``ast`` node."""
+    sub: ast.Subscript | None = None
+    if isinstance(expr, ast.Subscript):
+        sub = expr
+        expr = expr.value
+    if (
+        isinstance(expr, ast.Call)
+        and isinstance(expr.func, ast.Attribute)
+        and expr.func.attr == "groupby"
+    ):
+        return expr, sub
+    return None
+
+
+def _pattern_match(expr: ast.AST, pattern: re.Pattern[str] | None) -> bool:
+    return pattern is not None and isinstance(expr, ast.Name) and bool(pattern.search(expr.id))
+
+
+def _maybe_frame(scan: Scan, expr: ast.AST, pattern: re.Pattern[str] | None) -> bool:
+    """``expr`` may be of kind DataFrame, or is a Name matching ``pattern``."""
+    while True:
+        if isinstance(expr, ast.Name):
+            return _pattern_match(expr, pattern) or _kinds(scan).name(expr.id)
+        if isinstance(expr, ast.Attribute):
+            # `self.<a>` bound in a class, or `<frame>.T`
+            if isinstance(expr.value, ast.Name) and _kinds(scan).attr(expr.attr):
+                return True
+            if expr.attr != "T":
+                return False
+            expr = expr.value
+        elif isinstance(expr, ast.Subscript):
+            # `<frame>.loc|iloc[...]`, `<frame>[[...]]`, `<frame>[<mask>]`
+            value = expr.value
+            if isinstance(value, ast.Attribute) and value.attr in _ROW_ACCESSORS:
+                expr = value.value
+            elif isinstance(expr.slice, ast.List) or _ast_is_mask(expr.slice):
+                expr = value
+            else:
+                return False
+        else:
+            return isinstance(expr, ast.Call) and _kinds(scan).value(expr)
+        pattern = None  # the pattern names frames, not their parts
+
+
+def _maybe_selection(
+    scan: Scan, expr: ast.AST, pattern: re.Pattern[str] | None = FRAME_NAME_PATTERN
+) -> bool:
+    """:func:`mllint.semantics.pandas_facts.selection_of` may accept ``expr``: ``F[...]``,
+    ``F.loc/.iloc[...]`` or ``F.<col>`` with ``F`` a possible DataFrame (or a Name matching
+    ``pattern``)."""
+    if isinstance(expr, ast.Subscript):
+        value = expr.value
+        if isinstance(value, ast.Attribute):
+            if value.attr in _ROW_ACCESSORS:
+                return _maybe_frame(scan, value.value, pattern)
+            if value.attr in ("at", "iat"):
+                return False
+        key = expr.slice
+        if not (
+            isinstance(key, _AST_COLUMN_KEYS)
+            or (isinstance(key, ast.Constant) and isinstance(key.value, (str, bytes)))
+            or _ast_is_mask(key)
+        ):
+            return False
+        return _maybe_frame(scan, value, pattern)
+    if isinstance(expr, ast.Attribute):
+        attr = expr.attr
+        if attr in K.DATAFRAME_NON_COLUMNS or attr.startswith("_"):
+            return False
+        return _maybe_frame(scan, expr.value, pattern)
+    return False
+
+
+def _maybe_series(scan: Scan, expr: ast.AST) -> bool:
+    """``expr`` may be of kind Series (kinds.py), or is a column ``F["c"]``/``F.c`` of a
+    frame (no name pattern)."""
+    while isinstance(expr, ast.Call):
+        # `pd.Series(...)` (or an imported alias of it), a Series method returning a Series
+        func = expr.func
+        if isinstance(func, ast.Name):
+            return func.id in _series_names(scan)
+        if not isinstance(func, ast.Attribute):
+            return False
+        if func.attr == "Series":
+            return True
+        if func.attr not in K._SERIES_METHODS_SERIES:
+            return False
+        expr = func.value
+    if isinstance(expr, ast.Name):
+        return _kinds(scan).name(expr.id)
+    if isinstance(expr, ast.Attribute):
+        if isinstance(expr.value, ast.Name) and _kinds(scan).attr(expr.attr):
+            return True  # a `self.<a>` attribute
+        return expr.attr not in K.DATAFRAME_NON_COLUMNS and _maybe_frame(scan, expr.value, None)
+    if isinstance(expr, ast.Subscript):
+        key = expr.slice
+        string = isinstance(key, ast.JoinedStr) or (
+            isinstance(key, ast.Constant) and isinstance(key.value, (str, bytes))
+        )
+        return string and _maybe_frame(scan, expr.value, None)
+    return False
+
+
+def _series_names(scan: Scan) -> frozenset[str]:
+    """``Series`` and the local names bound by ``from pandas import Series as S``."""
+    hit = scan._cache.get(_KEY_SERIES_NAMES)
+    if hit is None:
+        out = {"Series"}
+        for imp in scan.of(ast.ImportFrom, ast.Import):
+            for a in imp.names:
+                if a.asname is not None and a.name.rpartition(".")[2] == "Series":
+                    out.add(a.asname)
+        hit = scan._cache[_KEY_SERIES_NAMES] = frozenset(out)
+    return hit  # type: ignore[return-value]
+
+
+def _frame_pattern(options: Mapping[str, Any]) -> re.Pattern[str] | bool | None:
+    """The compiled ``frame-name-pattern`` (None: disabled; True: unusable, let through)."""
+    raw = options.get("frame-name-pattern", r"^(df|.*_df|df_.*)$")
+    if not raw:
+        return None
+    try:
+        return re.compile(raw)
+    except (re.error, TypeError):
+        return True
+
+
+def _assign_targets(scan: Scan) -> list[ast.AST]:
+    """The targets of every ``=`` and augmented assignment, tuples and starred unpacked."""
+    out: list[ast.AST] = []
+    stack: list[ast.AST] = []
+    for node in scan.of(ast.Assign):
+        stack.extend(node.targets)
+    stack.extend(n.target for n in scan.of(ast.AugAssign))
+    while stack:
+        t = stack.pop()
+        if isinstance(t, (ast.Tuple, ast.List)):
+            stack.extend(t.elts)
+        elif isinstance(t, ast.Starred):
+            stack.append(t.value)
+        else:
+            out.append(t)
+    return out
+
+
+def _chain_may_trigger(scan: Scan, target: ast.AST, pattern: re.Pattern[str] | None) -> bool:
+    """:meth:`ChainedAssignment._parse` and ``_triggers`` on the shape of ``target``."""
+    if isinstance(target, ast.Subscript):
+        value = target.value
+        if isinstance(value, ast.Attribute) and value.attr in _OUTER_ACCESSORS:
+            outer, inner = value.attr, value.value
+        else:
+            outer, inner = "[]", value
+    elif isinstance(target, ast.Attribute):
+        if target.attr in _NOT_A_COLUMN or target.attr.startswith("_"):
+            return False
+        outer, inner = "attr", target.value
+    else:
+        return False
+    if isinstance(inner, ast.Subscript):
+        value = inner.value
+        if isinstance(value, ast.Attribute):
+            if value.attr in _ROW_ACCESSORS:
+                return True
+            if value.attr in ("at", "iat"):
+                return False
+        key = inner.slice
+        mask = _ast_is_mask(key) or (isinstance(key, ast.Name) and key.id in _mask_names(scan))
+        if outer == "attr":
+            return mask or isinstance(key, ast.Slice)
+        if mask or (outer != "[]" and isinstance(key, (ast.List, ast.Slice))):
+            return True
+        return _maybe_frame(scan, value, pattern)
+    if isinstance(inner, ast.Attribute):
+        if inner.attr in _NOT_A_COLUMN or inner.attr.startswith("_"):
+            return False
+        return _maybe_frame(scan, inner.value, pattern)
+    return False

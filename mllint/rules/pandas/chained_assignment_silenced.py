@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.pandas.chained_assignment import _imports_pandas
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import call_arg, string_value
 from mllint.semantics.pandas_facts import pandas_at_least
 
@@ -62,6 +68,11 @@ class ChainedAssignmentWarningSilenced(Rule):
     tier = 2
     fix_safety = (FixSafety.SAFE,)
     requires_text = ("chained_assignment", "SettingWithCopyWarning", "ChainedAssignmentError")
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # every form is judged by qualified name, through an import of pandas
+        return _imports_pandas(scan)
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

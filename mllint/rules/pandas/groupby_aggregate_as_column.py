@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.pandas.chained_assignment import _ast_groupby, _imports_pandas
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import cst_equal, is_string_like, string_value
 from mllint.semantics.pandas_facts import (
     GROUP_REDUCTIONS,
@@ -69,6 +76,28 @@ class GroupbyAggregateAssignedAsColumn(Rule):
     tier = 2
     fix_safety = (FixSafety.UNSAFE,)
     requires_text = ("groupby",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # pandas imported, and `D[...] = D.groupby(...)[...].<m>(...)` or
+        # `D[...] = D.groupby(...).<m>(...)[...]` (the same D; `D.loc[:, c]` targets too)
+        if not _imports_pandas(scan):
+            return False
+        for node in scan.of(ast.Assign):
+            gb = _aggregate_groupby(node.value)
+            if gb is None:
+                continue
+            frame = _canon(gb.func.value)  # type: ignore[attr-defined]
+            for target in node.targets:
+                if not isinstance(target, ast.Subscript):
+                    continue
+                value = target.value
+                if isinstance(value, ast.Attribute) and value.attr == "loc":
+                    value = value.value
+                text = _canon(value)
+                if text == frame or text is None or frame is None:
+                    return True
+        return False
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -191,4 +220,24 @@ class GroupbyAggregateAssignedAsColumn(Rule):
                 rpar=value.rpar,
             )
             return method, new_value
+        return None
+
+
+def _aggregate_groupby(value: ast.expr) -> ast.Call | None:
+    """The ``groupby`` call of ``<gb>.<m>(...)`` or ``<gb>.<m>(...)[...]``."""
+    if isinstance(value, ast.Subscript):
+        value = value.value
+    if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)):
+        return None
+    gb = _ast_groupby(value.func.value)
+    return gb[0] if gb is not None else None
+
+
+def _canon(expr: ast.expr) -> str | None:
+    """The expression's code without whitespace: equal for ``cst_equal`` expressions (which
+    also drops whitespace, inside strings too), and for more. None when it cannot be
+    rendered (compare as equal to anything)."""
+    try:
+        return "".join(ast.unparse(expr).split())
+    except (RecursionError, ValueError):
         return None

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.pandas.chained_assignment import _ast_groupby, _imports_pandas
 from mllint.semantics import kinds as K
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import is_string_like
 from mllint.semantics.pandas_facts import (
     GROUP_REDUCTIONS,
@@ -66,6 +73,25 @@ class GroupbyApplySimpleAggregation(Rule):
     tier = 2
     fix_safety = (FixSafety.SAFE, FixSafety.UNSAFE)
     requires_text = ("groupby",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # pandas imported, and `<x>.groupby(...)[...].apply|transform|agg|aggregate(lambda p:
+        # <call>)` with the lambda as the only argument
+        if not _imports_pandas(scan):
+            return False
+        for call in scan.calls("apply", "transform", "agg", "aggregate"):
+            func = call.func
+            if (
+                isinstance(func, ast.Attribute)
+                and len(call.args) == 1
+                and not call.keywords
+                and isinstance(call.args[0], ast.Lambda)
+                and isinstance(call.args[0].body, ast.Call)
+                and _ast_groupby(func.value) is not None
+            ):
+                return True
+        return False
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Rule
+from mllint.rules.pandas.chained_assignment import _ast_groupby, _imports_pandas
 from mllint.semantics import kinds as K
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import float_literal, int_value
 from mllint.semantics.kinds import is_mask_expression
 from mllint.semantics.pandas_facts import (
@@ -77,6 +84,22 @@ class GroupbyTransformChangesLength(Rule):
     summary = "`groupby(...).transform(f)` where `f` drops or reorders rows"
     tier = 2
     requires_text = ("transform",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # pandas imported, and `<x>.groupby(...)[...].transform(f)` with `f` (first argument
+        # or `func=`) a lambda or a name
+        if not _imports_pandas(scan):
+            return False
+        for call in scan.calls("transform"):
+            func = call.func
+            if not isinstance(func, ast.Attribute) or _ast_groupby(func.value) is None:
+                continue
+            firsts = [call.args[0]] if call.args else []
+            firsts.extend(kw.value for kw in call.keywords if kw.arg == "func")
+            if any(isinstance(f, (ast.Lambda, ast.Name)) for f in firsts):
+                return True
+        return False
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.pandas.chained_assignment import (
+    _imports_pandas,
+    _inplace_calls,
+    _maybe_selection,
+)
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import dotted_name
 from mllint.semantics.pandas_facts import (
     INPLACE_METHODS,
@@ -60,6 +71,19 @@ class InplaceOnSelection(Rule):
     tier = 3
     fix_safety = (FixSafety.UNSAFE,)
     requires_text = ("inplace",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # pandas imported, and an expression statement `<selection>.<m>(..., inplace=True)`
+        # whose receiver may be a selection of a frame
+        calls = _inplace_calls(scan)
+        if not calls or not _imports_pandas(scan):
+            return False
+        statements = {id(stmt.value) for stmt in scan.of(ast.Expr)}
+        return any(
+            id(c) in statements and _maybe_selection(scan, c.func.value)  # type: ignore[attr-defined]
+            for c in calls
+        )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.pandas.chained_assignment import _imports_pandas, _inplace_calls
 from mllint.semantics import kinds as K
+from mllint.semantics.context import FileFacts
 from mllint.semantics.pandas_facts import (
     INPLACE_ALWAYS_NONE,
     INPLACE_NONE_BEFORE_3,
@@ -71,6 +78,21 @@ class InplaceResultUsed(Rule):
     tier = 2
     fix_safety = (FixSafety.UNSAFE,)
     requires_text = ("inplace",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # pandas imported, and `<x>.<inplace method>(..., inplace=True)` whose value is used
+        # (not the whole of an expression statement, awaited or not)
+        calls = _inplace_calls(scan)
+        if not calls or not _imports_pandas(scan):
+            return False
+        statements: set[int] = set()
+        for stmt in scan.of(ast.Expr):
+            value = stmt.value
+            while isinstance(value, ast.Await):
+                value = value.value
+            statements.add(id(value))
+        return any(id(c) not in statements for c in calls)
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

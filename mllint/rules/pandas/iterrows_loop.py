@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Rule
-from mllint.semantics.pandas_facts import is_frame, method_call
+from mllint.rules.pandas.chained_assignment import _imports_pandas, _maybe_frame
+from mllint.semantics.context import FileFacts
+from mllint.semantics.pandas_facts import FRAME_NAME_PATTERN, is_frame, method_call
 
 
 class IterrowsLoop(Rule):
@@ -45,6 +52,22 @@ class IterrowsLoop(Rule):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._gate = self.ctx.imports("pandas")
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # pandas imported, and `for ... in <frame>.iterrows(...)` over a possible DataFrame
+        if not _imports_pandas(scan):
+            return False
+        for loop in scan.of(ast.For, ast.AsyncFor):
+            it = loop.iter
+            if (
+                isinstance(it, ast.Call)
+                and isinstance(it.func, ast.Attribute)
+                and it.func.attr == "iterrows"
+                and _maybe_frame(scan, it.func.value, FRAME_NAME_PATTERN)
+            ):
+                return True
+        return False
 
     def visit_For(self, node: cst.For) -> None:
         if not self._gate:

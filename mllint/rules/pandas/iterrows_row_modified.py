@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Rule
+from mllint.rules.pandas.chained_assignment import (
+    _assign_targets,
+    _imports_pandas,
+    _maybe_frame,
+)
 from mllint.semantics import kinds as K
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import iter_names_in_target
-from mllint.semantics.pandas_facts import is_frame, method_call, pandas_at_least, single_index
+from mllint.semantics.pandas_facts import (
+    FRAME_NAME_PATTERN,
+    is_frame,
+    method_call,
+    pandas_at_least,
+    single_index,
+)
 from mllint.semantics.walk import iter_descendants
 
 _ROW_NON_COLUMNS = K.DATAFRAME_NON_COLUMNS | frozenset({"name", "dtype"})
@@ -68,6 +85,46 @@ class IterrowsRowModified(Rule):
     summary = "Assigning to the `row` yielded by `DataFrame.iterrows()`"
     tier = 3
     requires_text = ("iterrows",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # pandas imported, `for i, row in <x>.iterrows():` and an (augmented) assignment to
+        # `row[...]`, `row.loc|at[...]` or `row.<col>`
+        if not _imports_pandas(scan):
+            return False
+        rows: set[str] = set()
+        for loop in scan.of(ast.For, ast.AsyncFor):
+            it, target = loop.iter, loop.target
+            if (
+                isinstance(it, ast.Call)
+                and isinstance(it.func, ast.Attribute)
+                and it.func.attr == "iterrows"
+                and not it.args
+                and not it.keywords
+                and isinstance(target, (ast.Tuple, ast.List))
+                and len(target.elts) == 2
+                and isinstance(target.elts[1], ast.Name)
+                and _maybe_frame(scan, it.func.value, FRAME_NAME_PATTERN)
+            ):
+                rows.add(target.elts[1].id)
+        if not rows:
+            return False
+        for t in _assign_targets(scan):
+            if isinstance(t, ast.Subscript):
+                value = t.value
+                if isinstance(value, ast.Attribute) and value.attr in ("loc", "at"):
+                    value = value.value
+                if isinstance(value, ast.Name) and value.id in rows:
+                    return True
+            elif (
+                isinstance(t, ast.Attribute)
+                and isinstance(t.value, ast.Name)
+                and t.value.id in rows
+                and t.attr not in _ROW_NON_COLUMNS
+                and not t.attr.startswith("_")
+            ):
+                return True
+        return False
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

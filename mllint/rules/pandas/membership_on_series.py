@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.pandas.chained_assignment import _imports_pandas, _maybe_series
 from mllint.semantics import kinds as K
+from mllint.semantics.context import FileFacts
 from mllint.semantics.pandas_facts import is_atom, render, selection_of
 
 
@@ -47,6 +54,21 @@ class MembershipTestOnSeries(Rule):
     tier = 3
     fix_safety = (FixSafety.UNSAFE,)
     requires_text = (" in ",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # pandas imported, and `x in s` / `x not in s` (one operator) where `s` may be a
+        # Series: a bound name, a column of a possible frame, or a Series-returning call
+        if not _imports_pandas(scan):
+            return False
+        for cmp in scan.of(ast.Compare):
+            if (
+                len(cmp.ops) == 1
+                and isinstance(cmp.ops[0], (ast.In, ast.NotIn))
+                and _maybe_series(scan, cmp.comparators[0])
+            ):
+                return True
+        return False
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Rule
+from mllint.rules.pandas.chained_assignment import _imports_pandas, _maybe_frame
 from mllint.semantics import kinds as K
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import has_star_args, string_value
 from mllint.semantics.pandas_facts import is_true, keyword_arg
 
@@ -49,6 +56,40 @@ class MergeWithoutValidate(Rule):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._gate = self.ctx.imports("pandas")
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # pandas imported, and a call with a key keyword, no `validate=` and no `*`/`**`
+        # arguments of `merge` (or an imported alias of it), `<module>.merge` or
+        # `<possible frame>.merge`
+        if not _imports_pandas(scan):
+            return False
+        names = {"merge"}
+        modules: set[str] = set()
+        for imp in scan.of(ast.ImportFrom, ast.Import):
+            for a in imp.names:
+                if a.asname is not None and a.name.rpartition(".")[2] == "merge":
+                    names.add(a.asname)
+                modules.add(a.asname or a.name.partition(".")[0])
+        for call in scan.calls(*names):
+            kws = {kw.arg for kw in call.keywords}
+            if (
+                None in kws
+                or "validate" in kws
+                or kws.isdisjoint(_KEY_ARGS)
+                or any(isinstance(a, ast.Starred) for a in call.args)
+            ):
+                continue
+            func = call.func
+            if not isinstance(func, ast.Attribute):
+                return True
+            recv = func.value
+            if func.attr == "merge" and (
+                (isinstance(recv, ast.Name) and recv.id in modules)
+                or _maybe_frame(scan, recv, None)
+            ):
+                return True
+        return False
 
     def visit_Call(self, node: cst.Call) -> None:
         if not self._gate or has_star_args(node) or keyword_arg(node, "validate") is not None:

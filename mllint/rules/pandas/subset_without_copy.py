@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.pandas.chained_assignment import (
+    _assign_targets,
+    _ast_is_mask,
+    _imports_pandas,
+    _inplace_calls,
+    _maybe_frame,
+)
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import iter_names_in_target
 from mllint.semantics.kinds import is_mask_expression
 from mllint.semantics.pandas_facts import (
+    FRAME_NAME_PATTERN,
     INPLACE_METHODS,
     inplace_true_arg,
     is_frame,
@@ -78,6 +91,49 @@ class SubsetModifiedWithoutCopy(Rule):
     tier = 2
     fix_safety = (FixSafety.SAFE, FixSafety.UNSAFE)
     requires_text = ("pandas",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # pandas imported, `s = <frame>[mask | [cols] | name]` / `<frame>.loc|iloc[...]` /
+        # `<frame>.query(...)`, and a write to `s[...]`, `s.loc|iloc|at|iat[...]` or an
+        # `s.<m>(..., inplace=True)` statement; never when the project requires pandas >= 3
+        version = (facts.library_versions or {}).get("pandas")
+        if (version is not None and version[:1] >= (3,)) or not _imports_pandas(scan):
+            return False
+        subsets: set[str] = set()
+        for node in scan.of(ast.Assign, ast.AnnAssign):
+            if isinstance(node, ast.Assign):
+                if len(node.targets) != 1:
+                    continue
+                target = node.targets[0]
+            else:
+                target = node.target
+            if not isinstance(target, ast.Name) or node.value is None:
+                continue
+            base = _subset_base(node.value)
+            if base is None or (isinstance(base, ast.Name) and base.id == target.id):
+                continue
+            if _maybe_frame(scan, base, FRAME_NAME_PATTERN):
+                subsets.add(target.id)
+        if not subsets:
+            return False
+        targets = _assign_targets(scan)
+        targets.extend(n.target for n in scan.of(ast.AnnAssign))
+        for t in targets:
+            if isinstance(t, ast.Subscript):
+                value = t.value
+                if isinstance(value, ast.Attribute) and value.attr in _WRITE_ACCESSORS:
+                    value = value.value
+                if isinstance(value, ast.Name) and value.id in subsets:
+                    return True
+        calls = _inplace_calls(scan)
+        if calls:
+            statements = {id(stmt.value) for stmt in scan.of(ast.Expr)}
+            for c in calls:
+                recv = c.func.value  # type: ignore[attr-defined]
+                if id(c) in statements and isinstance(recv, ast.Name) and recv.id in subsets:
+                    return True
+        return False
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -263,3 +319,22 @@ class SubsetModifiedWithoutCopy(Rule):
     @staticmethod
     def _with_copy(value: cst.BaseExpression) -> cst.BaseExpression:
         return cst.Call(func=cst.Attribute(value=value, attr=cst.Name("copy")))
+
+
+def _subset_base(value: ast.expr) -> ast.expr | None:
+    """``F`` of a subset-creating ``F[key]``, ``F.loc/.iloc[...]`` or ``F.query(...)``."""
+    if isinstance(value, ast.Subscript):
+        inner = value.value
+        if isinstance(inner, ast.Attribute) and inner.attr in ("loc", "iloc"):
+            return inner.value
+        key = value.slice
+        if isinstance(key, (ast.List, ast.Name)) or _ast_is_mask(key):
+            return inner
+        return None
+    if (
+        isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Attribute)
+        and value.func.attr == "query"
+    ):
+        return value.func.value
+    return None
