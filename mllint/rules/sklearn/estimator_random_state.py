@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import ast
 import re
+from collections.abc import Mapping
+from typing import Any
 
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Option, Rule
+from mllint.rules.sklearn.unseeded_split import (
+    _double_star,
+    _keyword,
+    _resolved_calls,
+)
 from mllint.semantics.calledit import render_here, with_keyword
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import call_arg
 from mllint.semantics.seeds import seed_expression
 
@@ -24,7 +34,8 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     "sklearn.manifold": re.compile(r"^TSNE$"),
     "sklearn.svm": re.compile(r"^SVC$"),
 }
-#: names a fix may pass as random_state=, in order of preference
+#: any class name of _PATTERNS, whatever its module
+_ANY_RANDOMISED = re.compile("|".join(f"(?:{p.pattern})" for p in _PATTERNS.values()))
 
 
 def randomised_estimator(qualname: str | None) -> str | None:
@@ -106,6 +117,36 @@ class EstimatorWithoutRandomState(Rule):
         ),
     )
 
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a call that may resolve to a randomised estimator class, without random_state= and
+        # **kwargs (KMeans: no explicit init array; SVC: probability=True)
+        wanted = {n for n in scan.called() if _ANY_RANDOMISED.match(n)} | _aliased(scan)
+        if not wanted:
+            return False
+        for call, quals in _resolved_calls(scan, facts, wanted):
+            if _double_star(call) or _keyword(call, "random_state") is not None:
+                continue
+            for q in quals:
+                est = randomised_estimator(q)
+                if est is None:
+                    continue
+                init = _keyword(call, "init")
+                if (
+                    est == "KMeans"
+                    and init is not None
+                    and not isinstance(init.value, (ast.Constant, ast.JoinedStr))
+                ):
+                    continue  # an explicit init array: deterministic
+                if est == "SVC":
+                    prob = _keyword(call, "probability")
+                    if prob is None or not (
+                        isinstance(prob.value, ast.Constant) and prob.value.value is True
+                    ):
+                        continue
+                return True
+        return False
+
     def visit_Call(self, node: cst.Call) -> None:
         est = randomised_estimator(self.ctx.qualname(node.func))
         if est is None:
@@ -162,6 +203,18 @@ class EstimatorWithoutRandomState(Rule):
 
     def _seed_expression(self) -> str:
         return seed_expression(self.ctx, int(self.option("default-seed")))
+
+
+def _aliased(scan: Scan) -> set[str]:
+    """Randomised class names imported under another name (``from sklearn.svm import SVC as
+    Svm`` gives ``SVC``)."""
+    out: set[str] = set()
+    for imp in scan.of(ast.ImportFrom, ast.Import):
+        for alias in imp.names:
+            last = alias.name.rsplit(".", 1)[-1]
+            if alias.asname and _ANY_RANDOMISED.match(last):
+                out.add(last)
+    return out
 
 
 def _deterministic_init(est: str, call: cst.Call) -> bool:

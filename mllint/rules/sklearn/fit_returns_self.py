@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any, cast
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.sklearn.unseeded_split import (
+    _AST_COMPOUND,
+    _AST_TRY,
+    _class_functions,
+    _first_param,
+    _import_bindings,
+    _qualnames,
+    _sklearn_classes,
+)
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import block_indents, code_in_block, dotted_name
 from mllint.semantics.estimators import has_framework_model_base, is_sklearn_estimator_class
 from mllint.semantics.scopes import ClassInfo, FunctionInfo
@@ -75,6 +90,31 @@ class FitNotReturningSelf(Rule):
     tier = 2
     fix_safety = (FixSafety.SAFE,)
     requires_text = ("def fit", "def partial_fit")
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a (non-async) fit/partial_fit in a class scope whose body is not abstract and has a
+        # `return` of something other than its first parameter or may fall off its end; the
+        # class may be an sklearn estimator, or is duck-typed: a transform/predict/
+        # fit_transform method (own or of a same-file base), `fit(self, X...)` and bases that
+        # may all be object/ABC/Generic or same-file classes
+        sklearn_classes: set[int] | None = None
+        for klass in scan.of(ast.ClassDef):
+            functions = list(_class_functions(klass))
+            fits = [
+                f for f in functions if isinstance(f, ast.FunctionDef) and f.name in _FIT_METHODS
+            ]
+            if not fits:
+                continue
+            if klass.bases and sklearn_classes is None:
+                sklearn_classes = {id(c) for c in _sklearn_classes(scan, facts)}
+            if not (klass.bases and sklearn_classes and id(klass) in sklearn_classes):
+                fits = [f for f in fits if _data_first(f)]
+                if not fits or not _may_be_duck_estimator(scan, facts, klass, functions):
+                    continue
+            if any(_may_not_return_self(scan, f, functions) for f in fits):
+                return True
+        return False
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         ctx = self.ctx
@@ -197,6 +237,167 @@ class FitNotReturningSelf(Rule):
             return None
         text = f"{text}{''.join(indents)}return self{newline}"
         return Fix(FixSafety.SAFE, [(last, text)])
+
+
+# -- the ast pre-scan (mirrors _is_abstract/_terminates; may only err towards "maybe") --------
+def _may_be_duck_estimator(
+    scan: Scan,
+    facts: FileFacts,
+    klass: ast.ClassDef,
+    functions: list[ast.FunctionDef | ast.AsyncFunctionDef],
+) -> bool:
+    """The class part of the duck-typed branch of :meth:`FitNotReturningSelf._estimator_like`:
+    a transform/predict/fit_transform method (own, or maybe of a same-file base) and bases
+    that may all be object/ABC/Generic or same-file classes."""
+    local = {c.name for c in scan.of(ast.ClassDef)}
+    named_bases = [b.id for b in klass.bases if isinstance(b, ast.Name)]
+    if not (
+        _ESTIMATOR_METHODS & {f.name for f in functions} or any(b in local for b in named_bases)
+    ):
+        return False
+    bindings = _import_bindings(scan, facts)
+    for base in klass.bases:
+        expr = base.value if isinstance(base, ast.Subscript) else base
+        if isinstance(expr, ast.Name) and (expr.id in local or expr.id == "object"):
+            continue
+        if not any(q in _NEUTRAL_BASES for q in _qualnames(expr, bindings)):
+            return False
+    return True
+
+
+def _data_first(fit: ast.FunctionDef) -> bool:
+    """``fit(self, X, ...)``: the data comes first (:func:`_is_data_param`)."""
+    ordered = [*fit.args.posonlyargs, *fit.args.args]
+    return len(ordered) >= 2 and _is_data_param(ordered[1].arg)
+
+
+def _local_returns(scan: Scan, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.Return]:
+    """The ``return`` statements of ``fn`` outside nested functions, found by position among
+    the file's returns (cheaper than walking the body)."""
+    start = (fn.body[0].lineno, fn.body[0].col_offset)
+    end = (fn.end_lineno or fn.lineno, fn.end_col_offset or 0)
+    inside = [r for r in scan.of(ast.Return) if start <= (r.lineno, r.col_offset) <= end]
+    if not inside:
+        return []
+    nested = [
+        ((f.lineno, f.col_offset), (f.end_lineno or f.lineno, f.end_col_offset or 0))
+        for f in scan.functions()
+        if f is not fn and start <= (f.lineno, f.col_offset) <= end
+    ]
+    return [r for r in inside if not any(a <= (r.lineno, r.col_offset) <= b for a, b in nested)]
+
+
+def _may_not_return_self(
+    scan: Scan, fit: ast.FunctionDef, functions: list[ast.FunctionDef | ast.AsyncFunctionDef]
+) -> bool:
+    me = _first_param(fit)
+    if me is None or _ast_abstract_body(fit.body):
+        return False
+    for ret in _local_returns(scan, fit):
+        if not _ast_returns_self(scan, ret, me, functions):
+            return True
+    return not _ast_terminates(fit.body)
+
+
+def _ast_returns_self(
+    scan: Scan,
+    ret: ast.Return,
+    me: str,
+    functions: list[ast.FunctionDef | ast.AsyncFunctionDef],
+) -> bool:
+    """True only when :meth:`FitNotReturningSelf._returns_self` is True for this return."""
+    value = ret.value
+    if isinstance(value, ast.Name):
+        return value.id == me
+    if not isinstance(value, ast.Call) or not isinstance(value.func, ast.Attribute):
+        return False
+    recv = value.func.value
+    method = value.func.attr
+    if isinstance(recv, ast.Call):
+        return isinstance(recv.func, ast.Name) and recv.func.id == "super"
+    if not (isinstance(recv, ast.Name) and recv.id == me):
+        return False
+    if method in _FIT_METHODS:
+        return True
+    targets = [f for f in functions if f.name == method]
+    # inherited (trusted), or every same-named helper of the class returns its own self
+    return all(_ast_helper_returns_self(scan, t) for t in targets)
+
+
+def _ast_helper_returns_self(scan: Scan, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    me = _first_param(fn)
+    if me is None or fn.decorator_list:
+        return False  # a staticmethod has no self
+    returns = _local_returns(scan, fn)
+    return bool(returns) and all(
+        isinstance(r.value, ast.Name) and r.value.id == me for r in returns
+    )
+
+
+def _ast_abstract_body(body: list[ast.stmt]) -> bool:
+    """The body part of :func:`_is_abstract`: only a docstring, ``pass``, ``...`` or
+    ``raise NotImplementedError``."""
+    if any(isinstance(s, _AST_COMPOUND) for s in body):
+        return False
+    stmts = body
+    if _ast_docstring(stmts[0]):
+        stmts = stmts[1:]
+    if not stmts:
+        return True
+    if len(stmts) != 1:
+        return False
+    only = stmts[0]
+    if isinstance(only, ast.Pass):
+        return True
+    if isinstance(only, ast.Expr) and isinstance(only.value, ast.Constant):
+        return only.value.value is Ellipsis
+    if isinstance(only, ast.Raise) and only.exc is not None:
+        exc = only.exc.func if isinstance(only.exc, ast.Call) else only.exc
+        return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
+    return False
+
+
+def _ast_docstring(stmt: ast.stmt) -> bool:
+    return (
+        isinstance(stmt, ast.Expr)
+        and isinstance(stmt.value, ast.Constant)
+        and isinstance(stmt.value.value, (str, bytes))
+    )
+
+
+def _ast_terminates(body: list[ast.stmt]) -> bool:
+    """True only when :func:`_terminates` is True for this block."""
+    last = body[-1]
+    if isinstance(last, (ast.Return, ast.Raise)):
+        return True
+    if isinstance(last, ast.If):
+        return _ast_terminates_if(last)
+    if isinstance(last, _AST_TRY):
+        tried = cast(ast.Try, last)  # or an ast.TryStar, which has the same fields
+        if tried.finalbody and _ast_terminates(tried.finalbody):
+            return True
+        main = tried.orelse or tried.body
+        return _ast_terminates(main) and all(_ast_terminates(h.body) for h in tried.handlers)
+    if isinstance(last, (ast.With, ast.AsyncWith)):
+        return _ast_terminates(last.body)
+    if isinstance(last, (ast.For, ast.AsyncFor, ast.While)):
+        if (
+            isinstance(last, ast.While)
+            and isinstance(last.test, ast.Constant)
+            and last.test.value is True
+        ):
+            return True
+        return bool(last.orelse) and _ast_terminates(last.orelse)
+    # def/class/match: _terminates does not guess; other simple statements fall through
+    return isinstance(last, _AST_COMPOUND)
+
+
+def _ast_terminates_if(node: ast.If) -> bool:
+    if not node.orelse:
+        return False
+    if len(node.orelse) == 1 and isinstance(node.orelse[0], ast.If):
+        return _ast_terminates(node.body) and _ast_terminates_if(node.orelse[0])
+    return _ast_terminates(node.body) and _ast_terminates(node.orelse)
 
 
 def _is_data_param(name: str) -> bool:

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import ast
 import re
+from collections.abc import Mapping
+from typing import Any
 
 import libcst as cst
 
+from mllint.prescan import Scan
+from mllint.prescan import dotted_name as ast_dotted_name
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.sklearn.unseeded_split import (
+    _class_functions,
+    _first_param,
+    _sklearn_classes,
+    _unstar,
+    _walk_local,
+)
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import dotted_name
 from mllint.semantics.estimators import (
     estimator_init,
@@ -100,6 +113,17 @@ class InitAttributeMismatch(Rule):
     def can_match(cls, source: str) -> bool:
         return "sklearn" in source
 
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # an __init__ in the scope of a class that may be an sklearn estimator, with a
+        # parameter p not stored as `self.p = p`, and either stored under another name or
+        # neither stored as self.p nor passed to super().__init__/Base.__init__(self, ...)
+        for klass in _sklearn_classes(scan, facts):
+            for fn in _class_functions(klass):
+                if fn.name == "__init__" and _init_may_mismatch(fn):
+                    return True
+        return False
+
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         ctx = self.ctx
         found = estimator_init(ctx, node)
@@ -174,6 +198,80 @@ class InitAttributeMismatch(Rule):
             (node.attr, cst.Name(param)) for _, node, _ in refs
         ]
         return Fix(FixSafety.UNSAFE, replacements)
+
+
+# -- the ast pre-scan -------------------------------------------------------------------------
+def _init_params(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
+    """:func:`mllint.semantics.estimators.init_params` on an ast function."""
+    ordered = [*fn.args.posonlyargs, *fn.args.args]
+    return [a.arg for a in (*ordered[1:], *fn.args.kwonlyargs)]
+
+
+def _init_may_mismatch(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    me = _first_param(fn)
+    params = _init_params(fn)
+    if me is None or not params:
+        return False
+    names = set(params)
+    stored: set[str] = set()
+    unchanged: set[str] = set()
+    renamed: set[str] = set()
+    forwarded: set[str] = set()
+    for n in _walk_local(fn.body):
+        pairs: list[tuple[ast.expr, ast.expr | None]] = []
+        if isinstance(n, ast.Assign):
+            pairs = [(t, n.value) for t in n.targets]
+        elif isinstance(n, ast.AnnAssign):
+            pairs = [(n.target, n.value)]
+        elif isinstance(n, ast.Call):
+            _ast_forwarded(n, me, forwarded)
+        for target, value in pairs:
+            for t, v in _ast_unpack(target, value):
+                if not (isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name)):
+                    continue
+                if t.value.id != me:
+                    continue
+                stored.add(t.attr)
+                if isinstance(v, ast.Name) and v.id == t.attr:
+                    unchanged.add(v.id)
+                elif isinstance(v, ast.Name) and v.id in names:
+                    renamed.add(v.id)
+    return any(
+        p not in unchanged and (p in renamed or not (p in stored or p in forwarded)) for p in params
+    )
+
+
+def _ast_forwarded(call: ast.Call, me: str, out: set[str]) -> None:
+    """The names :func:`init_calls_forwarding` would see passed on by this call."""
+    func = call.func
+    if not (isinstance(func, ast.Attribute) and func.attr == "__init__"):
+        return
+    recv = func.value
+    via_super = isinstance(recv, ast.Call) and ast_dotted_name(recv.func) == "super"
+    first = call.args[0] if call.args else None
+    via_base = ast_dotted_name(recv) is not None and isinstance(first, ast.Name) and first.id == me
+    if not (via_super or via_base):
+        return
+    for value in (*call.args, *(k.value for k in call.keywords)):
+        if isinstance(value, ast.Starred):
+            value = value.value
+        if isinstance(value, ast.Name):
+            out.add(value.id)
+
+
+def _ast_unpack(target: ast.expr, value: ast.expr | None) -> list[tuple[ast.expr, ast.expr | None]]:
+    """:func:`_unpack` on ast nodes."""
+    if isinstance(target, (ast.Tuple, ast.List)):
+        vals: list[ast.expr | None]
+        if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts):
+            vals = [_unstar(v) for v in value.elts]
+        else:
+            vals = [None] * len(target.elts)
+        out: list[tuple[ast.expr, ast.expr | None]] = []
+        for el, v in zip(target.elts, vals, strict=True):
+            out.extend(_ast_unpack(_unstar(el), v))
+        return out
+    return [(target, value)]
 
 
 def _unpack(

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan, terminal_name, walk
+from mllint.prescan import dotted_name as ast_dotted_name
 from mllint.rule import Rule
-from mllint.semantics.context import FileContext
+from mllint.rules.sklearn.init_attribute_mismatch import _init_params
+from mllint.rules.sklearn.unseeded_split import (
+    _AST_COMPOUND,
+    _class_functions,
+    _first_param,
+    _import_aliases,
+    _sklearn_classes,
+    _unstar,
+)
+from mllint.semantics.context import FileContext, FileFacts
 from mllint.semantics.cstutil import attr_name, dotted_name
 from mllint.semantics.estimators import estimator_init, init_params
 from mllint.semantics.scopes import ClassInfo
@@ -21,6 +36,8 @@ _DATA_ANNOTATIONS = frozenset(
         "pandas.core.frame.DataFrame",
     }
 )
+#: the last names of _DATA_ANNOTATIONS
+_DATA_ANNOTATION_NAMES = frozenset(q.rsplit(".", 1)[-1] for q in _DATA_ANNOTATIONS)
 _VALIDATION_PREFIXES = ("check", "validate", "_check", "_validate", "assert")
 #: separates the thing to move from the explanation appended after "to fit()"
 _FITTED_MARK = "\x00"
@@ -93,6 +110,43 @@ class InitHasLogic(Rule):
     @classmethod
     def can_match(cls, source: str) -> bool:
         return "sklearn" in source
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # an __init__ in the scope of a class that may be an sklearn estimator, with
+        # *args/**kwargs, a data parameter, or a statement that _judge may flag
+        classes = _sklearn_classes(scan, facts)
+        if not classes:
+            return False
+        data_names: frozenset[str] | None = None
+        for klass in classes:
+            for fn in _class_functions(klass):
+                if fn.name != "__init__":
+                    continue
+                me = _first_param(fn)
+                if me is None:
+                    continue
+                args = fn.args
+                if args.vararg is not None or args.kwarg is not None:
+                    return True
+                annotated = []
+                for a in (*args.posonlyargs, *args.args, *args.kwonlyargs):
+                    if a.arg in _DATA_PARAMS:
+                        return True
+                    if a.annotation is not None:
+                        ann = a.annotation
+                        annotated.append(ann.value if isinstance(ann, ast.Subscript) else ann)
+                if annotated:
+                    if data_names is None:
+                        data_names = _DATA_ANNOTATION_NAMES | frozenset(
+                            _import_aliases(scan, _DATA_ANNOTATION_NAMES)
+                        )
+                    if any(terminal_name(a) in data_names for a in annotated):
+                        return True
+                params = set(_init_params(fn))
+                if any(_ast_may_flag(stmt, me, params) for stmt in fn.body):
+                    return True
+        return False
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         ctx = self.ctx
@@ -240,6 +294,106 @@ class InitHasLogic(Rule):
         if isinstance(value, cst.Name):
             used.add(value.value)
         return not used & self._params
+
+
+# -- the ast pre-scan (mirrors _judge; may only err towards "flagged") -------------------------
+def _ast_may_flag(stmt: ast.stmt, me: str, params: set[str]) -> bool:
+    if isinstance(stmt, (*_AST_COMPOUND, ast.Raise, ast.Assert)):
+        return True
+    if isinstance(stmt, ast.Pass):
+        return False
+    if isinstance(stmt, ast.Assign):
+        return any(_ast_store_flagged(t, stmt.value, me, params) for t in stmt.targets)
+    if isinstance(stmt, ast.AnnAssign):
+        return _ast_store_flagged(stmt.target, stmt.value, me, params)
+    if isinstance(stmt, ast.Expr):
+        value = stmt.value
+        if isinstance(value, ast.Call):
+            return not _ast_forwarding(value, me, params)
+        return not (isinstance(value, ast.Constant) and isinstance(value.value, (str, bytes)))
+    return True
+
+
+def _ast_store_flagged(target: ast.expr, value: ast.expr | None, me: str, params: set[str]) -> bool:
+    if isinstance(target, (ast.Tuple, ast.List)):
+        if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts):
+            return any(
+                _ast_store_flagged(_unstar(t), _unstar(v), me, params)
+                for t, v in zip(target.elts, value.elts, strict=True)
+            )
+        return True
+    if not (
+        isinstance(target, ast.Attribute)
+        and isinstance(target.value, ast.Name)
+        and target.value.id == me
+    ):
+        return True
+    if isinstance(value, ast.Name) and value.id in params:
+        return False
+    attr = target.attr
+    if attr in params or _fitted_name(attr):
+        return True
+    return not _ast_immutable_literal(value)
+
+
+def _ast_forwarding(call: ast.Call, me: str, params: set[str]) -> bool:
+    """True only when :meth:`InitHasLogic._forwarding` is True for this call."""
+    func = call.func
+    if not (isinstance(func, ast.Attribute) and func.attr == "__init__"):
+        return False
+    recv = func.value
+    values: list[ast.expr] = [*call.args, *(k.value for k in call.keywords)]
+    if isinstance(recv, ast.Call) and ast_dotted_name(recv.func) == "super":
+        pass
+    elif (
+        ast_dotted_name(recv) is not None
+        and call.args
+        and isinstance(call.args[0], ast.Name)
+        and call.args[0].id == me
+    ):
+        values = values[1:]
+    else:
+        return False
+    if any(isinstance(a, ast.Starred) for a in call.args) or any(
+        k.arg is None for k in call.keywords
+    ):
+        return False
+    return all(_ast_unchanged_arg(v, params) for v in values)
+
+
+def _ast_unchanged_arg(value: ast.expr, params: set[str]) -> bool:
+    if (isinstance(value, ast.Name) and value.id in params) or _ast_literal(value):
+        return True
+    used: set[str] = set()
+    for n in walk(value):
+        if isinstance(n, ast.Name):
+            used.add(n.id)
+        elif isinstance(n, ast.Attribute):
+            used.add(n.attr)
+        elif isinstance(n, (ast.keyword, ast.arg)) and n.arg is not None:
+            used.add(n.arg)
+    return not used & params
+
+
+def _ast_literal(node: ast.expr | None) -> bool:
+    """:func:`_literal`: str/bytes/int/float literals, None/True/False, negations and
+    tuples/lists of literals."""
+    if isinstance(node, ast.Constant):
+        v = node.value
+        return v is None or isinstance(v, (str, bytes, int, float))  # bool is an int
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return _ast_literal(node.operand)
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return all(_ast_literal(e) for e in node.elts)
+    return False
+
+
+def _ast_immutable_literal(node: ast.expr | None) -> bool:
+    if node is None:
+        return False
+    if isinstance(node, ast.Tuple):
+        return all(_ast_immutable_literal(e) for e in node.elts)
+    return not isinstance(node, ast.List) and _ast_literal(node)
 
 
 def _defines_is_fitted(ctx: FileContext, cls: ClassInfo) -> bool:

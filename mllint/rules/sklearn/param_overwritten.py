@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import ast
 import re
+from collections.abc import Mapping
+from typing import Any
 
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.sklearn.init_attribute_mismatch import _init_params
+from mllint.rules.sklearn.unseeded_split import (
+    _calls,
+    _class_functions,
+    _first_param,
+    _innermost,
+    _sklearn_classes,
+    _unstar,
+)
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import string_value
 from mllint.semantics.estimators import (
     init_params,
@@ -87,6 +101,70 @@ class ParamOverwritten(Rule):
     @classmethod
     def can_match(cls, source: str) -> bool:
         return "sklearn" in source
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # an assignment (=, :, op=) to `<self>.<p>` or a `setattr(<self>, "<p>", ...)` whose
+        # scope is a method of a class that may be an sklearn estimator, other than
+        # __init__/set_params/_set_params/__setstate__, <self> its first parameter, p a
+        # parameter of the __init__ of such a class or of a same-file class named as a base
+        estimators = _sklearn_classes(scan, facts)
+        if not estimators:
+            return False
+        by_name: dict[str, list[ast.ClassDef]] = {}
+        for c in scan.of(ast.ClassDef):
+            by_name.setdefault(c.name, []).append(c)
+        params: set[str] = set()
+        seen: set[int] = set()
+        todo = list(estimators)
+        while todo:
+            klass = todo.pop()
+            if id(klass) in seen:
+                continue
+            seen.add(id(klass))
+            for fn in _class_functions(klass):
+                if fn.name == "__init__":
+                    params.update(_init_params(fn))
+            for base in klass.bases:
+                if isinstance(base, ast.Name):
+                    todo.extend(by_name.get(base.id, ()))
+        #: id(method) -> its first parameter
+        methods: dict[int, str] = {}
+        for klass in estimators:
+            for fn in _class_functions(klass):
+                me = _first_param(fn)
+                if me is not None and fn.name not in _ALLOWED:
+                    methods[id(fn)] = me
+        if not params or not methods:
+            return False
+        selves = set(methods.values())
+        candidates: list[tuple[ast.AST, set[str]]] = []
+        for assign in scan.of(ast.Assign):
+            if _ast_normalises_itself(assign):
+                continue
+            receivers: set[str] = set()
+            for t in assign.targets:
+                _ast_target_receivers(t, params, selves, receivers)
+            if receivers:
+                candidates.append((assign, receivers))
+        for other in scan.of(ast.AnnAssign, ast.AugAssign):
+            receivers = set()
+            _ast_target_receivers(other.target, params, selves, receivers)
+            if receivers:
+                candidates.append((other, receivers))
+        for call in _calls(scan, "setattr"):
+            values = [*call.args, *(k.value for k in call.keywords)]
+            if isinstance(call.func, ast.Name) and any(
+                isinstance(a, ast.Constant) and a.value in params for a in values
+            ):
+                receivers = {a.id for a in values if isinstance(a, ast.Name) and a.id in selves}
+                if receivers:
+                    candidates.append((call, receivers))
+        for node, receivers in candidates:
+            for scope in _innermost(scan, node):
+                if scope is not None and methods.get(id(scope)) in receivers:
+                    return True
+        return False
 
     def visit_Assign(self, node: cst.Assign) -> None:
         if _normalises_itself(node):
@@ -213,6 +291,48 @@ class ParamOverwritten(Rule):
             (node.attr, cst.Name(new)) for _, node, _ in refs
         ]
         return Fix(FixSafety.UNSAFE, replacements)
+
+
+# -- the ast pre-scan ---------------------------------------------------------------------------
+def _ast_target_receivers(
+    target: ast.expr, params: set[str], selves: set[str], out: set[str]
+) -> None:
+    """Add ``<self>`` for each ``<self>.<p>`` (also inside tuple/list targets), ``p`` in
+    ``params``."""
+    if isinstance(target, (ast.Tuple, ast.List)):
+        for el in target.elts:
+            _ast_target_receivers(_unstar(el), params, selves, out)
+    elif (
+        isinstance(target, ast.Attribute)
+        and isinstance(target.value, ast.Name)
+        and target.value.id in selves
+        and target.attr in params
+    ):
+        out.add(target.value.id)
+
+
+def _ast_normalises_itself(node: ast.Assign) -> bool:
+    """True only when :func:`_normalises_itself` is True for this assignment."""
+    if len(node.targets) != 1:
+        return False
+    target = node.targets[0]
+    value = node.value
+    if not (isinstance(target, ast.Attribute) and isinstance(value, ast.Call) and value.args):
+        return False
+    func = value.func
+    name = func.attr if isinstance(func, ast.Attribute) else None
+    if isinstance(func, ast.Name):
+        name = func.id
+    if name is None or not (name in _CONVERSIONS or name.startswith(_VALIDATOR_PREFIXES)):
+        return False
+    first = value.args[0]
+    return (
+        isinstance(first, ast.Attribute)
+        and first.attr == target.attr
+        and isinstance(first.value, ast.Name)
+        and isinstance(target.value, ast.Name)
+        and first.value.id == target.value.id
+    )
 
 
 def _normalises_itself(node: cst.Assign) -> bool:

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import libcst as cst
 
 from mllint.positions import LineIndex, node_offsets, trim_range
+from mllint.prescan import Scan
 from mllint.rule import Option, Rule
+from mllint.rules.sklearn.unseeded_split import (
+    _calls,
+    _innermost,
+    _may_resolve_into_module,
+    _pos,
+    _resolved_calls,
+    _unstar,
+)
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import expression_names, iter_names_in_target, positional_args
 
 _SCALERS = frozenset(
@@ -72,6 +85,99 @@ def _stat_of(expr: cst.CSTNode, methods: frozenset[str]) -> str | None:
     ):
         return _root_name(expr.func.value)
     return None
+
+
+# -- the ast pre-scan ---------------------------------------------------------------------------
+def _aliased_originals(scan: Scan, accept: Callable[[str], bool]) -> set[str]:
+    """The last names of what ``import ... as <local>`` imports, when ``accept`` takes them."""
+    out: set[str] = set()
+    for imp in scan.of(ast.ImportFrom, ast.Import):
+        for alias in imp.names:
+            last = alias.name.rsplit(".", 1)[-1]
+            if alias.asname and accept(last):
+                out.add(last)
+    return out
+
+
+def _ast_method_calls(scan: Scan, method: str, made: set[int]) -> list[ast.expr]:
+    """``<T>.<method>(D...)`` calls, ``T`` one of the ``made`` calls or a name assigned from
+    one, ``D`` a root name (:func:`_root_name`)."""
+    names: set[str] = set()
+    for assign in scan.of(ast.Assign, ast.AnnAssign):
+        if assign.value is not None and id(assign.value) in made:
+            targets = assign.targets if isinstance(assign, ast.Assign) else [assign.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+    out: list[ast.expr] = []
+    for call in _calls(scan, method):
+        func = call.func
+        if not isinstance(func, ast.Attribute):
+            continue
+        recv = func.value
+        if not (id(recv) in made or (isinstance(recv, ast.Name) and recv.id in names)):
+            continue
+        pos = [a for a in call.args if not isinstance(a, ast.Starred)]
+        if pos and _ast_root_name(pos[0]):
+            out.append(call)
+    return out
+
+
+def _ast_fit_then_split(scan: Scan, fits: list[ast.expr], splits: list[ast.expr]) -> bool:
+    """Some fit starts before (or where) some split starts, in the same scope
+    (``_scope_key``): the innermost def around the node or the module; a class body has no
+    key. A node in a header may be in either of two scopes (:func:`_innermost`)."""
+
+    def keys(n: ast.expr) -> set[int]:
+        out: set[int] = set()
+        for scope in _innermost(scan, n):
+            if scope is None:
+                out.add(0)  # the module
+            elif not isinstance(scope, ast.ClassDef):
+                out.add(id(scope))
+        return out
+
+    last_split: dict[int, tuple[int, int]] = {}
+    for sp in splits:
+        at = _pos(sp)
+        for k in keys(sp):
+            if k not in last_split or at > last_split[k]:
+                last_split[k] = at
+    for fit in fits:
+        at = _pos(fit)
+        if any(k in last_split and at <= last_split[k] for k in keys(fit)):
+            return True
+    return False
+
+
+def _ast_root_name(expr: ast.expr) -> bool:
+    """:func:`_root_name` is not None."""
+    if isinstance(expr, ast.Name):
+        return True
+    if isinstance(expr, ast.Subscript):
+        return isinstance(expr.value, ast.Name)
+    if isinstance(expr, ast.Attribute):
+        return expr.attr == "values" and isinstance(expr.value, ast.Name)
+    return (
+        isinstance(expr, ast.Call)
+        and isinstance(expr.func, ast.Attribute)
+        and expr.func.attr in ("to_numpy", "drop")
+        and isinstance(expr.func.value, ast.Name)
+    )
+
+
+def _ast_transformer(q: str, extra: frozenset[str]) -> bool:
+    """:meth:`PreprocessingBeforeSplit._transformer_class` is not None."""
+    last = q.rsplit(".", 1)[-1]
+    if not last[:1].isupper():
+        return False
+    if q in extra:
+        return True
+    if not q.startswith("sklearn."):
+        return False
+    if q.startswith("sklearn.preprocessing.") and last in _SCALERS:
+        return True
+    if q.startswith("sklearn.feature_extraction.text.") and last in _TEXT:
+        return True
+    return q.startswith(_STATEFUL_PACKAGES)
 
 
 @dataclass
@@ -154,6 +260,62 @@ class PreprocessingBeforeSplit(Rule):
             "qualified class names of further stateful transformers to check",
         ),
     )
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # in one scope (def body or module level, not a class body), a fit before a split.
+        # A split: a call that may resolve to a model_selection split function with a name
+        # argument, or `.fit(<name>...)`/`.split(<name>...)` on a search/splitter instance
+        # (a call that may resolve to the class, or a name assigned from one). A fit:
+        # `.fit(D...)`/`.fit_transform(D...)` on a stateful transformer instance, or, with
+        # pandas imported, a `.fillna(...)` call or a `(... - ...) / ...` expression
+        if not _may_resolve_into_module(scan, facts, "sklearn.model_selection"):
+            return False  # every split resolves into sklearn.model_selection
+        called = scan.called()
+        wanted = {n for n in called if n in _SPLIT_FUNCS or n[:1].isupper()}
+        wanted |= _aliased_originals(scan, lambda n: n in _SPLIT_FUNCS or n[:1].isupper())
+        resolved = _resolved_calls(scan, facts, wanted)
+        splits: list[ast.expr] = []
+        searches: set[int] = set()
+        splitters: set[int] = set()
+        for call, quals in resolved:
+            for q in quals:
+                name = _model_selection_name(q)
+                if name is None:
+                    continue
+                if name in _SPLIT_FUNCS:
+                    values = [*call.args, *(k.value for k in call.keywords if k.arg is not None)]
+                    if any(isinstance(_unstar(v), ast.Name) for v in values):
+                        splits.append(call)
+                elif name[:1].isupper():
+                    splitters.add(id(call))
+                    if name in _SEARCHES:
+                        searches.add(id(call))
+        if searches:
+            splits.extend(_ast_method_calls(scan, "fit", searches))
+        if splitters:
+            splits.extend(_ast_method_calls(scan, "split", splitters))
+        if not splits:
+            return False
+        fits: list[ast.expr] = []
+        if "fit" in called or "fit_transform" in called:
+            extra = frozenset(options.get("extend-stateful-transformers", ()))
+            made = {
+                id(c) for c, quals in resolved if any(_ast_transformer(q, extra) for q in quals)
+            }
+            if made:
+                fits.extend(_ast_method_calls(scan, "fit", made))
+                fits.extend(_ast_method_calls(scan, "fit_transform", made))
+        if scan.imports_any("pandas"):
+            fits.extend(c for c in _calls(scan, "fillna") if isinstance(c.func, ast.Attribute))
+            fits.extend(
+                b
+                for b in scan.of(ast.BinOp)
+                if isinstance(b.op, ast.Div)
+                and isinstance(b.left, ast.BinOp)
+                and isinstance(b.left.op, ast.Sub)
+            )
+        return bool(fits) and _ast_fit_then_split(scan, fits, splits)
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import ast
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
+from mllint.prescan import Scan, terminal_name, walk
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.sklearn.unseeded_split import (
+    _calls,
+    _import_aliases,
+    _import_bindings,
+    _qualnames,
+    _unstar,
+    _walk_local,
+)
 from mllint.semantics import kinds as K
 from mllint.semantics.cstutil import positional_args, string_value
 from mllint.semantics.size_checks import size_checked
 from mllint.semantics.walk import iter_descendants
 
 if TYPE_CHECKING:
-    from mllint.semantics.context import FileContext
+    from mllint.semantics.context import FileContext, FileFacts
 
 _IDS = "ids built from it change"
 _PICK = "the element taken from it changes"
@@ -75,6 +86,13 @@ class SetOrderDependentIds(Rule):
     tier = 2
     fix_safety = (FixSafety.UNSAFE,)
     requires_text = ("set", "{", "keys")
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a set-shaped expression (display, set()/frozenset(), set operation, a name that may
+        # be bound to one, or a name bound to list(<set>)/[*<set>]) in one of the
+        # order-sensitive positions the rule checks
+        return _SetGate(scan, facts).run()
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -393,6 +411,315 @@ class SetOrderDependentIds(Rule):
         if "\n" in code or "#" in code:
             return None
         return Fix(FixSafety.UNSAFE, [(list_call, f"sorted({code})")])
+
+
+# -- the ast pre-scan -------------------------------------------------------------------------
+_AST_SET_OPS = (ast.BitOr, ast.BitAnd, ast.Sub, ast.BitXor)
+_SET_WORDS = frozenset({"set", "frozenset", "Set"})
+_BUILTIN_SETS = frozenset({"builtins.set", "builtins.frozenset"})
+#: assigned values _SetGate._collect looks at besides calls
+_BINDING_VALUES = frozenset({ast.Name, ast.Attribute, ast.BinOp, ast.Set, ast.SetComp, ast.List})
+_USE_CALLS = frozenset(
+    {"enumerate", "zip", "next", "choice", "array", "asarray", "dump", "dumps", "save"}
+)
+
+
+class _SetGate:
+    """Names that may hold a set (``kinds``: a binding from a set display, ``set(...)``, a
+    set operation, another such name or ``self.<attr>``, or a ``set``/``Set`` annotation), and
+    the order-sensitive uses of the rule over them. Errs towards "maybe" everywhere."""
+
+    def __init__(self, scan: Scan, facts: FileFacts) -> None:
+        self.scan = scan
+        self.bindings = _import_bindings(scan, facts)
+        names = scan.names() | scan.attrs()
+        self.set_words = _SET_WORDS | _import_aliases(scan, _SET_WORDS)
+        #: callee names that may resolve to builtins.set/frozenset
+        self.set_callees = {"set", "frozenset"} | _import_aliases(scan, ("set", "frozenset"))
+        #: callee names that may resolve to builtins.list
+        self.list_callees = {"list"} | _import_aliases(scan, ("list",))
+        self.annotations_name_sets = bool(self.set_words & names) or self._string_annotations()
+        self.sets: set[str] = set()
+        self.set_lists: set[str] = set()
+
+    def _string_annotations(self) -> bool:
+        anns: list[ast.expr | None] = [a.annotation for a in self.scan.of(ast.arg)]
+        anns.extend(a.annotation for a in self.scan.of(ast.AnnAssign))
+        for ann in anns:
+            if ann is None or isinstance(ann, (ast.Name, ast.Attribute)):
+                continue
+            for n in walk(ann):
+                if _ast_mentions_set(n):
+                    return True
+        return False
+
+    def setish(self, expr: ast.AST | None, depth: int = 0) -> bool:
+        if expr is None or depth > 6:
+            return False
+        if isinstance(expr, (ast.Set, ast.SetComp)):
+            return True
+        if isinstance(expr, ast.Name):
+            return expr.id in self.sets
+        if isinstance(expr, ast.Call):
+            # `set(...)`/`frozenset(...)` unbound (builtins) or through an import
+            func = expr.func
+            if isinstance(func, ast.Name):
+                if func.id in ("set", "frozenset"):
+                    return True
+                if func.id not in self.set_callees:
+                    return False
+            elif not (isinstance(func, ast.Attribute) and func.attr in ("set", "frozenset")):
+                return False
+            return not _BUILTIN_SETS.isdisjoint(_qualnames(func, self.bindings))
+        if isinstance(expr, ast.BinOp) and isinstance(expr.op, _AST_SET_OPS):
+            return any(
+                self.setish(side, depth + 1) or _ast_keys_call(side)
+                for side in (expr.left, expr.right)
+            )
+        return False
+
+    def _annotated_set(self, ann: ast.expr | None) -> bool:
+        if ann is None or not self.annotations_name_sets:
+            return False
+        for n in walk(ann):
+            if isinstance(n, ast.Name) and n.id in self.set_words:
+                return True
+            if isinstance(n, ast.Attribute) and n.attr in self.set_words:
+                return True
+            if _ast_mentions_set(n):
+                return True
+        return False
+
+    def _bind(self, target: ast.expr) -> bool:
+        """Names and attributes share one set: a class-level ``x: set[str]`` is read as
+        ``self.x``, and a name bound from ``self.x`` takes its kind."""
+        key = target.id if isinstance(target, ast.Name) else getattr(target, "attr", None)
+        if key is None or key in self.sets:
+            return False
+        self.sets.add(key)
+        return True
+
+    def _collect(self) -> None:
+        scan = self.scan
+        if self.annotations_name_sets:
+            for a in scan.of(ast.arg):
+                if a.annotation is not None and self._annotated_set(a.annotation):
+                    self.sets.add(a.arg)
+        # values that depend on other bindings are revisited until nothing changes
+        dependent: list[tuple[ast.expr, ast.expr]] = []
+        #: (name, S) for `name = <call>(S)` / `name = [*S]`
+        listed: list[tuple[str, ast.expr]] = []
+
+        def consider(target: ast.expr, value: ast.expr) -> None:
+            if not isinstance(target, (ast.Name, ast.Attribute)):
+                return
+            if isinstance(value, (ast.Name, ast.Attribute, ast.BinOp)):
+                dependent.append((target, value))
+            elif isinstance(value, ast.Call):
+                if self.setish(value):
+                    self._bind(target)
+                elif (
+                    isinstance(target, ast.Name)
+                    and len(value.args) == 1
+                    and not value.keywords
+                    and terminal_name(value.func) in self.list_callees
+                ):
+                    listed.append((target.id, value.args[0]))
+            elif isinstance(value, (ast.Set, ast.SetComp)):
+                self._bind(target)
+            elif (
+                isinstance(value, ast.List)
+                and isinstance(target, ast.Name)
+                and len(value.elts) == 1
+                and isinstance(value.elts[0], ast.Starred)
+            ):
+                listed.append((target.id, value.elts[0].value))
+
+        set_callees = self.set_callees
+        for assign in scan.of(ast.Assign):
+            value = assign.value
+            if type(value) is ast.Call:
+                # the common case, kept cheap: only set(...) and one-argument calls matter
+                func = value.func
+                callee = func.id if type(func) is ast.Name else getattr(func, "attr", None)
+                if callee not in set_callees and len(value.args) != 1:
+                    continue
+            elif type(value) not in _BINDING_VALUES:
+                continue
+            for t in assign.targets:
+                consider(t, value)
+        for named in scan.of(ast.NamedExpr):
+            consider(named.target, named.value)
+        for ann in scan.of(ast.AnnAssign):
+            if self._annotated_set(ann.annotation):
+                self._bind(ann.target)
+            elif ann.value is not None:
+                consider(ann.target, ann.value)
+        changed = bool(dependent)
+        rounds = 0
+        while changed and rounds < 8:
+            changed = False
+            rounds += 1
+            for target, value in dependent:
+                if self.setish(value) or (
+                    isinstance(value, ast.Attribute) and value.attr in self.sets
+                ):
+                    changed = self._bind(target) or changed
+        for name, inner in listed:
+            if self.setish(inner):
+                self.set_lists.add(name)
+
+    def run(self) -> bool:
+        scan = self.scan
+        if not (
+            scan.has(ast.Set, ast.SetComp)
+            or self.annotations_name_sets
+            or any(
+                isinstance(b.op, _AST_SET_OPS)
+                and (_ast_keys_call(b.left) or _ast_keys_call(b.right))
+                for b in scan.of(ast.BinOp)
+            )
+        ):
+            return False
+        self._collect()
+        return self._uses()
+
+    def _listish(self, expr: ast.expr) -> bool:
+        """``list(<set>)`` or a name bound to one (``_flag_list_of``)."""
+        if isinstance(expr, ast.Name):
+            return expr.id in self.set_lists
+        return isinstance(expr, ast.Call) and len(expr.args) == 1 and self.setish(expr.args[0])
+
+    def _uses(self) -> bool:
+        scan = self.scan
+        setish, listish = self.setish, self._listish
+        for k in scan.of(ast.keyword):
+            if k.arg in _ORDER_KEYWORDS and listish(k.value):
+                return True
+        for call in _calls(scan, *_USE_CALLS, *_import_aliases(scan, _USE_CALLS)):
+            pos = [a for a in call.args if not isinstance(a, ast.Starred)]
+            if any(setish(a) or listish(a) for a in pos):
+                return True
+            if pos and isinstance(pos[0], ast.Call):
+                inner = [a for a in pos[0].args if not isinstance(a, ast.Starred)]
+                if inner and setish(inner[0]):
+                    return True  # next(iter(S))
+        for call in _calls(scan, "index", "pop", "join"):
+            func = call.func
+            if not isinstance(func, ast.Attribute):
+                continue
+            recv = func.value
+            name = func.attr
+            if name == "index" and isinstance(recv, ast.Name) and recv.id in self.set_lists:
+                return True
+            if name == "pop" and setish(recv):
+                return True
+            if name == "join" and any(
+                setish(a) for a in call.args if not isinstance(a, ast.Starred)
+            ):
+                return True
+        list_calls = {
+            id(c)
+            for c in _calls(scan, "list", "tuple", *_import_aliases(scan, ("list", "tuple")))
+            if len(c.args) == 1 and setish(c.args[0])
+        }
+        if not (self.set_lists or list_calls):
+            return self._loops()
+        for sub in scan.of(ast.Subscript):
+            value = sub.value
+            if isinstance(value, ast.Name) and value.id in self.set_lists:
+                key = sub.slice
+                if not (
+                    isinstance(key, ast.Constant)
+                    and isinstance(key.value, int)
+                    and not isinstance(key.value, bool)
+                ) and not (
+                    isinstance(key, ast.UnaryOp)
+                    and isinstance(key.op, ast.USub)
+                    and isinstance(key.operand, ast.Constant)
+                    and isinstance(key.operand.value, int)
+                    and not isinstance(key.operand.value, bool)
+                ):
+                    return True
+            if id(value) in list_calls:
+                return True
+        return self._loops()
+
+    def _loops(self) -> bool:
+        scan, setish = self.scan, self.setish
+        returned: set[str] | None = None
+        for loop in scan.of(ast.For, ast.AsyncFor):
+            if isinstance(loop.target, ast.Name) and (
+                setish(loop.iter)
+                or (isinstance(loop.iter, ast.Name) and loop.iter.id in self.set_lists)
+            ):
+                if returned is None:
+                    returned = {
+                        r.value.id for r in scan.of(ast.Return) if isinstance(r.value, ast.Name)
+                    }
+                if _ast_loop_builds_ids(loop, loop.target.id, returned):
+                    return True
+        return False
+
+
+def _ast_loop_builds_ids(loop: ast.For | ast.AsyncFor, var: str, returned: set[str]) -> bool:
+    """:meth:`SetOrderDependentIds._loop_builds_ids`, with ``returned`` the names some
+    ``return`` of the file returns (the rule looks in the enclosing function only)."""
+    counters: set[str] = set()
+    id_assigns: list[ast.Assign] = []
+    for sub in _walk_local(loop.body):
+        if isinstance(sub, ast.AugAssign) and isinstance(sub.op, ast.Add):
+            if isinstance(sub.target, ast.Name) and isinstance(sub.value, ast.Constant):
+                counters.add(sub.target.id)
+        elif isinstance(sub, ast.Assign):
+            id_assigns.append(sub)
+        elif (
+            isinstance(sub, ast.Call)
+            and isinstance(sub.func, ast.Attribute)
+            and sub.func.attr == "append"
+            and isinstance(sub.func.value, ast.Name)
+            and sub.func.value.id in returned
+        ):
+            return True
+    for assign in id_assigns:
+        for target in assign.targets:
+            if not (
+                isinstance(target, ast.Subscript)
+                and isinstance(target.value, ast.Name)
+                and isinstance(target.slice, ast.Name)
+                and target.slice.id == var
+            ):
+                continue
+            value = assign.value
+            if isinstance(value, ast.Name) and value.id in counters:
+                return True
+            if (
+                isinstance(value, ast.Call)
+                and len(value.args) == 1
+                and isinstance(arg := _unstar(value.args[0]), ast.Name)
+                and arg.id == target.value.id
+            ):
+                return True  # d[x] = len(d)
+    return False
+
+
+def _ast_mentions_set(node: ast.AST) -> bool:
+    """A string (annotation) that may name ``set``/``Set``."""
+    return (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and "set" in node.value.lower()
+    )
+
+
+def _ast_keys_call(expr: ast.AST) -> bool:
+    return (
+        isinstance(expr, ast.Call)
+        and isinstance(expr.func, ast.Attribute)
+        and expr.func.attr == "keys"
+        and not expr.args
+        and not expr.keywords
+    )
 
 
 def _sorted_in_place(scope_node: cst.CSTNode) -> set[str]:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
 from mllint.semantics import kinds as K
 from mllint.semantics import project_index
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import (
     block_indents,
     code_in_block,
@@ -31,6 +37,45 @@ def _root(expr: cst.CSTNode) -> str | None:
     while isinstance(expr, (cst.Subscript, cst.Attribute)):
         expr = expr.value
     return expr.value if isinstance(expr, cst.Name) else None
+
+
+def _ast_shared_fixtures(scan: Scan, facts: FileFacts) -> set[str]:
+    """Names that may be shared fixtures for this test module: module-level functions with a
+    decorator call passing a shared ``scope=`` string (under their name or ``name=``), and the
+    shared fixtures of the conftest.py chain (what :meth:`SharedFixtureMutated._fixtures`
+    reads; cached by :mod:`project_index`)."""
+    out: set[str] = set()
+    for stmt in scan.tree.body:
+        if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for dec in stmt.decorator_list:
+            if not isinstance(dec, ast.Call):
+                continue
+            scope = _keyword_string(dec, "scope")
+            if scope in project_index.SHARED_SCOPES:
+                out.add(stmt.name)
+                name = _keyword_string(dec, "name")
+                if name is not None:
+                    out.add(name)
+    located = project_index.locate(facts.path, facts.abspath)
+    if located is not None:
+        chain = project_index.conftest_chain(located)
+        out.update(n for n, fx in project_index.visible_fixtures(chain).items() if fx is not None)
+    return out
+
+
+def _keyword_string(call: ast.Call, name: str) -> str | None:
+    for k in call.keywords:
+        if k.arg == name and isinstance(k.value, ast.Constant) and isinstance(k.value.value, str):
+            return k.value.value
+    return None
+
+
+def _ast_root(expr: ast.AST) -> str | None:
+    """:func:`_root` on ast nodes."""
+    while isinstance(expr, (ast.Subscript, ast.Attribute)):
+        expr = expr.value
+    return expr.id if isinstance(expr, ast.Name) else None
 
 
 def _is_true(node: cst.BaseExpression) -> bool:
@@ -89,6 +134,43 @@ class SharedFixtureMutated(Rule):
     tier = 2
     fix_safety = (FixSafety.UNSAFE,)
     requires_text = ("def test", "fixture")
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a test file where a parameter of a test function (`test*`) or of a decorated
+        # function (a fixture) is the root of an assignment/augmented assignment/del target,
+        # of a mutating method call or of a call with inplace=, and is named like a shared
+        # fixture of the module or of the conftest.py chain
+        if not facts.is_test:
+            return False
+        params: set[str] = set()
+        for fn in scan.functions():
+            if fn.name.startswith("test") or fn.decorator_list:
+                a = fn.args
+                params.update(x.arg for x in (*a.posonlyargs, *a.args, *a.kwonlyargs))
+                params.update(x.arg for x in (a.vararg, a.kwarg) if x is not None)
+        if not params:
+            return False
+        roots: set[str | None] = set()
+        for assign in scan.of(ast.Assign):
+            roots.update(
+                _ast_root(t)
+                for t in assign.targets
+                if isinstance(t, (ast.Subscript, ast.Attribute))
+            )
+        roots.update(_ast_root(other.target) for other in scan.of(ast.AnnAssign, ast.AugAssign))
+        for dele in scan.of(ast.Delete):
+            for t in dele.targets:
+                elements = t.elts if isinstance(t, (ast.Tuple, ast.List)) else [t]
+                roots.update(_ast_root(e) for e in elements)
+        for call in scan.of(ast.Call):
+            func = call.func
+            if isinstance(func, ast.Attribute) and (
+                func.attr in _MUTATING_METHODS or any(k.arg == "inplace" for k in call.keywords)
+            ):
+                roots.add(_ast_root(func.value))
+        mutated = {r for r in roots if r is not None} & params
+        return bool(mutated) and not mutated.isdisjoint(_ast_shared_fixtures(scan, facts))
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Rule
+from mllint.rules.sklearn.unseeded_split import (
+    _calls,
+    _import_bindings,
+    _keyword,
+    _qualnames,
+    _resolved_calls,
+)
 from mllint.semantics import project_index
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import has_keyword
 
 #: generator constructors that must be given a seed
@@ -31,6 +44,64 @@ _TORCH_SAMPLERS = frozenset(
     f"torch.{n}" for n in ("rand", "randn", "randint", "randperm", "normal")
 )
 _FIXTURES = frozenset({"pytest.fixture", "pytest.yield_fixture"})
+#: the last names of the calls above
+_GENERATOR_NAMES = frozenset(q.rsplit(".", 1)[-1] for q in (*_GENERATORS, _TORCH_GENERATOR))
+_SAMPLER_NAMES = frozenset(q.rsplit(".", 1)[-1] for q in (*_LEGACY, *_TORCH_SAMPLERS))
+
+
+def _conftest_seeds(facts: FileFacts) -> bool:
+    """A ``conftest.py`` of the file's chain seeds the global generators (what
+    :meth:`UnseededRandomInTests.finish` reads; cached by :mod:`project_index`)."""
+    located = project_index.locate(facts.path, facts.abspath)
+    return located is not None and any(f.seeds for f in project_index.conftest_chain(located))
+
+
+def _surely_seeds(scan: Scan, facts: FileFacts) -> bool:
+    """The module calls something that certainly resolves to a seeding call (every import
+    binding of its root name makes it one, and the name is bound by nothing else)."""
+    wanted = {n for n in scan.called() if "seed" in n.lower()}
+    if not wanted:
+        return False
+    bindings = _import_bindings(scan, facts)
+    bound: set[str] | None = None
+    top: set[str] = set()
+    for call in _calls(scan, *wanted):
+        quals = _qualnames(call.func, bindings)
+        if not quals or not all(project_index.is_seeding_call(q) for q in quals):
+            continue
+        if bound is None:
+            bound = _non_import_bound(scan)
+            top = _top_level_imports(scan)
+        root = call.func
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if isinstance(root, ast.Name) and root.id in top and root.id not in bound:
+            return True
+    return False
+
+
+def _top_level_imports(scan: Scan) -> set[str]:
+    """Names bound by import statements of the module's top level (visible everywhere)."""
+    out: set[str] = set()
+    for stmt in scan.tree.body:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            for alias in stmt.names:
+                if alias.name != "*":
+                    out.add(alias.asname or alias.name.split(".", 1)[0])
+    return out
+
+
+def _non_import_bound(scan: Scan) -> set[str]:
+    """Every name something other than an import binds anywhere in the file."""
+    out = {n.id for n in scan.of(ast.Name) if not isinstance(n.ctx, ast.Load)}
+    out.update(a.arg for a in scan.of(ast.arg))
+    out.update(d.name for d in scan.of(ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    out.update(h.name for h in scan.of(ast.ExceptHandler) if h.name)
+    out.update(m.name for m in scan.of(ast.MatchAs, ast.MatchStar) if m.name)
+    out.update(m.rest for m in scan.of(ast.MatchMapping) if m.rest)
+    for g in scan.of(ast.Global, ast.Nonlocal):
+        out.update(g.names)
+    return out
 
 
 class UnseededRandomInTests(Rule):
@@ -80,6 +151,28 @@ class UnseededRandomInTests(Rule):
     summary = "Tests draw random data from an unseeded generator"
     tier = 3
     requires_text = ("random", "rand", "Generator", "normal")
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a test file with a call that may resolve to torch.Generator, to a generator
+        # constructor without arguments, or to a global sampler (torch's without generator=)
+        # when neither the module surely nor a conftest.py of its chain seeds the generators
+        if not facts.is_test:
+            return False
+        legacy: bool | None = None
+        for call, quals in _resolved_calls(scan, facts, _SAMPLER_NAMES | _GENERATOR_NAMES):
+            for q in quals:
+                if q == _TORCH_GENERATOR:
+                    return True
+                if q in _GENERATORS:
+                    if not call.args and not call.keywords:
+                        return True
+                elif q in _LEGACY or (q in _TORCH_SAMPLERS and _keyword(call, "generator") is None):
+                    if legacy is None:
+                        legacy = not _conftest_seeds(facts) and not _surely_seeds(scan, facts)
+                    if legacy:
+                        return True
+        return False
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

@@ -2,11 +2,390 @@
 
 from __future__ import annotations
 
+import ast
+import bisect
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan, terminal_name
 from mllint.rule import Fix, FixSafety, Option, Rule
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import call_arg
+from mllint.semantics.estimators import is_sklearn_base
 from mllint.semantics.seeds import seed_expression
+
+# -- ast pre-scan helpers shared by the sklearn and torch bands' gates ----------------------
+_Pos = tuple[int, int]
+#: ``try`` statements (``ast.TryStar``, ``try``/``except*``, exists from Python 3.11)
+_AST_TRY: tuple[type[ast.AST], ...] = tuple(
+    t for t in (ast.Try, getattr(ast, "TryStar", None)) if t is not None
+)
+#: statements with a body (everything else is a "simple" statement, a SimpleStatementLine in
+#: libcst)
+_AST_COMPOUND: tuple[type[ast.AST], ...] = (
+    ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, *_AST_TRY,
+    ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Match,
+)  # fmt: skip
+_AST_SCOPES: tuple[type[ast.AST], ...] = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.Lambda,
+    ast.ClassDef,
+)
+
+
+def _from_module(node: ast.ImportFrom, package: str | None) -> str | None:
+    """``mllint.semantics.scopes.resolve_from_module`` on an ``ast.ImportFrom``."""
+    base = node.module or ""
+    level = node.level or 0
+    if level == 0:
+        return base or None
+    if package is None:
+        return None
+    parts = package.split(".") if package else []
+    if level - 1 > len(parts):
+        return None
+    if level > 1:
+        parts = parts[: len(parts) - (level - 1)]
+    prefix = ".".join(parts)
+    if base:
+        return f"{prefix}.{base}" if prefix else base
+    return prefix or None
+
+
+def _may_resolve_into(scan: Scan, facts: FileFacts, *tops: str) -> bool:
+    """Can a name of this file resolve (``ctx.qualname``) into one of these top-level
+    packages? Only import bindings give qualified names: an absolute import of the package,
+    or a relative import that resolves into it with the file's package."""
+    if scan.imports_any(*tops):
+        return True
+    for imp in scan.of(ast.ImportFrom):
+        if imp.level:
+            mod = _from_module(imp, facts.package)
+            if mod is not None and mod.split(".", 1)[0] in tops:
+                return True
+    return False
+
+
+#: the last file's import bindings: (scan, package, bindings); one tuple, swapped atomically
+_LAST_BINDINGS: tuple[Scan, str | None, dict[str, frozenset[str]]] | None = None
+
+
+def _import_bindings(scan: Scan, facts: FileFacts) -> dict[str, frozenset[str]]:
+    """Local name -> the qualified names its import bindings give it anywhere in the file
+    (``import a.b`` binds ``a`` to ``a``; ``import a.b as c`` binds ``c`` to ``a.b``;
+    ``from m import x as y`` binds ``y`` to ``m.x``, relative ``m`` resolved with the file's
+    package as :mod:`mllint.semantics.scopes` does; star imports bind nothing). A name
+    ``ctx.qualname`` resolves is bound only by imports in its scope, so its qualified name is
+    one of these."""
+    global _LAST_BINDINGS
+    last = _LAST_BINDINGS
+    if last is not None and last[0] is scan and last[1] == facts.package:
+        return last[2]
+    out: dict[str, set[str]] = {}
+    for imp in scan.of(ast.Import):
+        for alias in imp.names:
+            if alias.asname:
+                out.setdefault(alias.asname, set()).add(alias.name)
+            else:
+                top = alias.name.split(".", 1)[0]
+                out.setdefault(top, set()).add(top)
+    for imp_from in scan.of(ast.ImportFrom):
+        mod = _from_module(imp_from, facts.package)
+        if mod is None:
+            continue
+        for alias in imp_from.names:
+            if alias.name != "*":
+                out.setdefault(alias.asname or alias.name, set()).add(f"{mod}.{alias.name}")
+    frozen = {k: frozenset(v) for k, v in out.items()}
+    _LAST_BINDINGS = (scan, facts.package, frozen)
+    return frozen
+
+
+def _qualnames(expr: ast.AST, bindings: Mapping[str, frozenset[str]]) -> list[str]:
+    """What ``ctx.qualname(expr)`` may be, builtins left out: a Name/Attribute chain whose
+    root name is bound by an import."""
+    parts: list[str] = []
+    while isinstance(expr, ast.Attribute):
+        parts.append(expr.attr)
+        expr = expr.value
+    if not isinstance(expr, ast.Name):
+        return []
+    quals = bindings.get(expr.id)
+    if not quals:
+        return []
+    suffix = "".join(f".{p}" for p in reversed(parts))
+    return [q + suffix for q in quals]
+
+
+def _resolved_calls(
+    scan: Scan, facts: FileFacts, last_names: Iterable[str]
+) -> list[tuple[ast.Call, list[str]]]:
+    """Calls whose callee may resolve to a qualified name ending in one of ``last_names``,
+    with those candidate names."""
+    wanted = frozenset(last_names)
+    calls = _named_calls(scan, wanted)
+    if not calls:
+        return []
+    bindings = _import_bindings(scan, facts)
+    out: list[tuple[ast.Call, list[str]]] = []
+    for call in calls:
+        quals = [q for q in _qualnames(call.func, bindings) if q.rsplit(".", 1)[-1] in wanted]
+        if quals:
+            out.append((call, quals))
+    return out
+
+
+def _classes_based_on(
+    scan: Scan, facts: FileFacts, accept: Callable[[str], bool]
+) -> list[ast.ClassDef]:
+    """Classes one of whose bases may resolve to a qualified name ``accept`` takes, directly
+    or through the bases of same-file classes named as bases (``ctx.class_bases``,
+    ``kinds.is_torch_module_class``)."""
+    global _LAST_CLASSES
+    last = _LAST_CLASSES
+    key = (facts.package, accept)
+    if last is not None and last[0] is scan:
+        hit = last[1].get(key)
+        if hit is not None:
+            return hit
+        cache = last[1]
+    else:
+        cache = {}
+        _LAST_CLASSES = (scan, cache)
+    cache[key] = result = _classes_based_on_uncached(scan, facts, accept)
+    return result
+
+
+#: the last file's :func:`_classes_based_on` results: (scan, {(package, accept): classes})
+_LAST_CLASSES: (
+    tuple[Scan, dict[tuple[str | None, Callable[[str], bool]], list[ast.ClassDef]]] | None
+) = None
+
+
+def _classes_based_on_uncached(
+    scan: Scan, facts: FileFacts, accept: Callable[[str], bool]
+) -> list[ast.ClassDef]:
+    classes = [c for c in scan.of(ast.ClassDef) if c.bases]
+    if not classes:
+        return []
+    bindings = _import_bindings(scan, facts)
+    by_name: dict[str, list[ast.ClassDef]] = {}
+    for c in classes:
+        by_name.setdefault(c.name, []).append(c)
+    memo: dict[int, bool] = {}
+
+    def based(c: ast.ClassDef) -> bool:
+        key = id(c)
+        if key in memo:
+            return memo[key]
+        memo[key] = False  # cycle guard
+        result = False
+        for base in c.bases:
+            if any(accept(q) for q in _qualnames(base, bindings)):
+                result = True
+                break
+            if isinstance(base, ast.Name) and any(based(o) for o in by_name.get(base.id, ())):
+                result = True
+                break
+        memo[key] = result
+        return result
+
+    return [c for c in classes if based(c)]
+
+
+def _import_aliases(scan: Scan, names: Iterable[str]) -> set[str]:
+    """Local names that ``import ... as <local>`` binds to something whose last dotted part is
+    one of ``names`` (``from torch import load as tload`` gives ``tload``)."""
+    wanted = frozenset(names)
+    out: set[str] = set()
+    for imp in scan.of(ast.ImportFrom, ast.Import):
+        for alias in imp.names:
+            if alias.asname and alias.name.rsplit(".", 1)[-1] in wanted:
+                out.add(alias.asname)
+    return out
+
+
+#: the last file's calls by the terminal name of their callee: (scan, {name: calls})
+_LAST_CALLS: tuple[Scan, dict[str, list[ast.Call]]] | None = None
+
+
+def _calls(scan: Scan, *names: str) -> list[ast.Call]:
+    """``scan.calls(*names)`` from an index built once per file (``Scan.calls`` walks every
+    call on each use)."""
+    global _LAST_CALLS
+    last = _LAST_CALLS
+    if last is not None and last[0] is scan:
+        index = last[1]
+    else:
+        index = {}
+        for call in scan.of(ast.Call):
+            name = terminal_name(call.func)
+            if name is not None:
+                bucket = index.get(name)
+                if bucket is None:
+                    index[name] = [call]
+                else:
+                    bucket.append(call)
+        _LAST_CALLS = (scan, index)
+    if len(names) == 1:
+        return index.get(names[0], [])
+    out: list[ast.Call] = []
+    for name in set(names):
+        out.extend(index.get(name, ()))
+    return out
+
+
+def _named_calls(scan: Scan, names: Iterable[str]) -> list[ast.Call]:
+    """Calls that may resolve to a function or class with one of these (last) names: the
+    callee's terminal name is one of them, or a local name an import aliases to one."""
+    wanted = set(names)
+    wanted |= _import_aliases(scan, wanted)
+    return _calls(scan, *wanted)
+
+
+def _star_args(call: ast.Call) -> bool:
+    """``*args`` or ``**kwargs`` among the arguments."""
+    return any(isinstance(a, ast.Starred) for a in call.args) or any(
+        k.arg is None for k in call.keywords
+    )
+
+
+def _double_star(call: ast.Call) -> bool:
+    """``**kwargs`` among the arguments."""
+    return any(k.arg is None for k in call.keywords)
+
+
+def _unstar(node: ast.expr) -> ast.expr:
+    """The value of ``*x``, else the node."""
+    return node.value if isinstance(node, ast.Starred) else node
+
+
+def _keyword(call: ast.Call, name: str) -> ast.keyword | None:
+    for k in call.keywords:
+        if k.arg == name:
+            return k
+    return None
+
+
+def _walk_local(nodes: Iterable[ast.AST]) -> Iterator[ast.AST]:
+    """Every node under ``nodes`` (included), not entering nested def/lambda/class bodies
+    (the nested definition itself is yielded), like ``iter_descendants(into_scopes=False)``."""
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, _AST_SCOPES):
+            stack.extend(ast.iter_child_nodes(node))
+
+
+def _class_functions(cls: ast.ClassDef) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef]:
+    """Functions defined in the class's scope: in its body, also inside if/try/with/for/
+    while/match blocks (those do not open a scope)."""
+    stack: list[ast.stmt] = list(cls.body)
+    while stack:
+        stmt = stack.pop()
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield stmt
+        elif isinstance(stmt, ast.Match):
+            for case in stmt.cases:
+                stack.extend(case.body)
+        elif isinstance(stmt, _AST_COMPOUND) and not isinstance(stmt, ast.ClassDef):
+            for name in ("body", "orelse", "finalbody"):
+                stack.extend(getattr(stmt, name, ()))
+            for handler in getattr(stmt, "handlers", ()):
+                stack.extend(handler.body)
+
+
+#: the last file's def/class spans: (scan, spans sorted by start, their starts)
+_LAST_SPANS: tuple[Scan, list[tuple[_Pos, _Pos, _Pos, ast.AST]], list[_Pos]] | None = None
+
+
+def _pos(node: ast.AST) -> _Pos:
+    return (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
+
+
+def _spans(scan: Scan) -> tuple[list[tuple[_Pos, _Pos, _Pos, ast.AST]], list[_Pos]]:
+    """Every def and class as (start with decorators, body start, end, node), by start."""
+    global _LAST_SPANS
+    last = _LAST_SPANS
+    if last is not None and last[0] is scan:
+        return last[1], last[2]
+    spans: list[tuple[_Pos, _Pos, _Pos, ast.AST]] = []
+    for node in scan.of(ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
+        first = node.body[0]
+        start = min((_pos(node), *(_pos(d) for d in node.decorator_list)))
+        body_start = min((_pos(first), *(_pos(d) for d in getattr(first, "decorator_list", ()))))
+        end = (node.end_lineno or node.lineno, node.end_col_offset or 0)
+        spans.append((start, body_start, end, node))
+    spans.sort(key=lambda s: s[0])
+    starts = [s[0] for s in spans]
+    _LAST_SPANS = (scan, spans, starts)
+    return spans, starts
+
+
+def _innermost(scan: Scan, node: ast.AST) -> tuple[ast.AST | None, ast.AST | None]:
+    """The def or class whose scope ``node`` is in (None: the module), found by position: the
+    innermost one whose body spans it, and the innermost one spanning it at all. They differ
+    for a node in a header (decorators, defaults, bases), which a caller should treat as
+    being in either scope."""
+    at = _pos(node)
+    spans, starts = _spans(scan)
+    i = bisect.bisect_right(starts, at)
+    full: ast.AST | None = None
+    while i > 0:
+        i -= 1
+        _, body_start, end, container = spans[i]
+        if end < at:
+            continue
+        if full is None:
+            full = container
+        if body_start <= at:
+            return container, full
+    return None, full
+
+
+def _first_param(fn: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> str | None:
+    ordered = [*fn.args.posonlyargs, *fn.args.args]
+    return ordered[0].arg if ordered else None
+
+
+def _may_resolve_into_module(scan: Scan, facts: FileFacts, dotted: str) -> bool:
+    """Can a qualified name of this file start with ``dotted`` (``sklearn.model_selection``)?
+    Through an import of it (absolute, or relative with the file's package), or through an
+    attribute of an import of its package (``sklearn.model_selection.KFold``)."""
+    if scan.imports_any(dotted):
+        return True
+    top, _, rest = dotted.partition(".")
+    if rest and rest.rsplit(".", 1)[-1] in scan.attrs() and _may_resolve_into(scan, facts, top):
+        return True
+    for imp in scan.of(ast.ImportFrom):
+        if not imp.level:
+            continue
+        mod = _from_module(imp, facts.package)
+        if mod is None:
+            continue
+        for full in (mod, *(f"{mod}.{a.name}" for a in imp.names)):
+            if full == dotted or full.startswith(dotted + "."):
+                return True
+    return False
+
+
+def _sklearn_classes(scan: Scan, facts: FileFacts) -> list[ast.ClassDef]:
+    """Classes that may be sklearn estimators (``is_sklearn_estimator_class``)."""
+    return _classes_based_on(scan, facts, is_sklearn_base)
+
+
+def _torch_module_classes(scan: Scan, facts: FileFacts) -> list[ast.ClassDef]:
+    """Classes that may be ``nn.Module`` subclasses (``kinds.is_torch_module_class``)."""
+    return _classes_based_on(scan, facts, _torch_nn)
+
+
+def _torch_nn(q: str) -> bool:
+    return q.startswith("torch.nn.")
+
 
 _MODEL_SELECTION = "sklearn.model_selection"
 #: splitters that always shuffle (random_state is their only seed)
@@ -18,7 +397,7 @@ _ALWAYS_SHUFFLE = frozenset(
 )  # fmt: skip
 #: splitters that shuffle only with shuffle=True
 _SHUFFLE_OPTION = frozenset({"KFold", "StratifiedKFold", "GroupKFold"})
-#: names a fix may pass as random_state=, in order of preference
+_SPLIT_NAMES = frozenset({"train_test_split", *_ALWAYS_SHUFFLE, *_SHUFFLE_OPTION})
 
 
 def split_callee(qualname: str | None) -> str | None:
@@ -36,6 +415,11 @@ def _literal_bool(node: cst.BaseExpression) -> bool | None:
     if isinstance(node, cst.Name) and node.value in ("True", "False"):
         return node.value == "True"
     return None
+
+
+def _ast_true(node: ast.expr) -> bool:
+    """The literal ``True`` (libcst's ``Name("True")``)."""
+    return isinstance(node, ast.Constant) and node.value is True
 
 
 class UnseededSplit(Rule):
@@ -91,6 +475,27 @@ class UnseededSplit(Rule):
             "the random_state= the fix adds when no seed name is in scope",
         ),
     )
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a call that may resolve to train_test_split or a shuffling splitter, without
+        # random_state= and **kwargs, and with the shuffle= the rule needs
+        for call, quals in _resolved_calls(scan, facts, _SPLIT_NAMES):
+            if _double_star(call) or _keyword(call, "random_state") is not None:
+                continue
+            shuffle = _keyword(call, "shuffle")
+            shuffled = shuffle is not None and _ast_true(shuffle.value)
+            for q in quals:
+                name = split_callee(q)
+                if name == "train_test_split":
+                    if shuffle is None or shuffled:
+                        return True
+                elif name in _SHUFFLE_OPTION:
+                    if shuffled:
+                        return True
+                elif name in _ALWAYS_SHUFFLE:
+                    return True
+        return False
 
     def visit_Call(self, node: cst.Call) -> None:
         callee = split_callee(self.ctx.qualname(node.func))

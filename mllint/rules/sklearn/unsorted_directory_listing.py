@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import libcst as cst
 
+from mllint.prescan import Scan, terminal_name
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.sklearn.unseeded_split import (
+    _calls,
+    _import_aliases,
+    _may_resolve_into,
+    _resolved_calls,
+)
 from mllint.semantics import kinds as K
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import int_value, positional_args
 
 _LISTING_CALLS = frozenset({"os.listdir", "glob.glob", "glob.iglob", "os.scandir"})
+_LISTING_NAMES = frozenset(q.rsplit(".", 1)[-1] for q in _LISTING_CALLS)
 _PATH_METHODS = frozenset({"glob", "rglob", "iterdir"})
 #: qualified callee -> how the call uses the order of its argument
 _ORDER_CALLS = {
@@ -90,6 +102,27 @@ class UnsortedDirectoryListing(Rule):
     tier = 3
     fix_safety = (FixSafety.UNSAFE,)
     requires_text = ("listdir", "glob", "scandir", "iterdir")
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a call that may resolve to os.listdir/glob.glob/glob.iglob/os.scandir, or a
+        # .glob()/.rglob()/.iterdir() method call with pathlib imported, whose result (also
+        # through list(...), a list comprehension or an assigned name) is subscripted, passed
+        # to an order-sensitive call or stored on an attribute in a file defining __getitem__
+        listings = [
+            c
+            for c, quals in _resolved_calls(scan, facts, _LISTING_NAMES)
+            if not _LISTING_CALLS.isdisjoint(quals)
+        ]
+        if not _PATH_METHODS.isdisjoint(scan.called()) and _may_resolve_into(
+            scan, facts, "pathlib"
+        ):
+            listings.extend(
+                c for c in _calls(scan, *_PATH_METHODS) if isinstance(c.func, ast.Attribute)
+            )
+        if not listings:
+            return False
+        return _ListingUses(scan, listings).any_use()
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -272,6 +305,73 @@ class UnsortedDirectoryListing(Rule):
             key = ", key=lambda e: e.name"
         target: cst.CSTNode = list_call if list_call is not None else listing
         return Fix(FixSafety.UNSAFE, [(target, f"sorted({code}{key})")])
+
+
+# -- the ast pre-scan ---------------------------------------------------------------------------
+_ORDER_NAMES = frozenset({q.rsplit(".", 1)[-1] for q in _ORDER_CALLS} | set(_RNG_METHODS))
+
+
+class _ListingUses:
+    """Order-sensitive uses of listing calls, as :class:`UnsortedDirectoryListing` finds them
+    (erring towards "used")."""
+
+    def __init__(self, scan: Scan, listings: list[ast.Call]) -> None:
+        self.scan = scan
+        self.ids = {id(c) for c in listings}
+        self.names: set[str] = set()
+        self.list_names = {"list"} | _import_aliases(scan, ("list",))
+
+    def listish(self, expr: ast.AST | None) -> bool:
+        """A listing call, ``list(<listing>)``, ``[... for x in <listing>]`` or a name bound
+        to one of these."""
+        if isinstance(expr, ast.Name):
+            return expr.id in self.names
+        if isinstance(expr, ast.Call):
+            if id(expr) in self.ids:
+                return True
+            return (
+                terminal_name(expr.func) in self.list_names
+                and len(expr.args) == 1
+                and not expr.keywords
+                and self.listish(expr.args[0])
+            )
+        if isinstance(expr, ast.ListComp):
+            return self.listish(expr.generators[0].iter)
+        return False
+
+    def any_use(self) -> bool:
+        scan = self.scan
+        stores: list[ast.expr] = []
+        for assign in scan.of(ast.Assign, ast.AnnAssign):
+            targets = assign.targets if isinstance(assign, ast.Assign) else [assign.target]
+            if len(targets) != 1 or assign.value is None:
+                continue
+            if isinstance(targets[0], ast.Name):
+                if self.listish(assign.value):
+                    self.names.add(targets[0].id)
+            elif isinstance(targets[0], ast.Attribute):
+                stores.append(assign.value)
+        listish = self.listish
+        for sub in scan.of(ast.Subscript):
+            if listish(sub.value) and not _ast_single_index(sub.slice):
+                return True
+        order = _ORDER_NAMES | _import_aliases(scan, _ORDER_NAMES)
+        for call in _calls(scan, *order):
+            if any(listish(a) for a in call.args):
+                return True
+        if any(listish(v) for v in stores):
+            return any(f.name == "__getitem__" for f in scan.functions())
+        return False
+
+
+def _ast_single_index(key: ast.expr) -> bool:
+    """``0`` or ``-1`` (:func:`_single_index`)."""
+    if isinstance(key, ast.UnaryOp) and isinstance(key.op, ast.USub):
+        key = key.operand
+        want = 1
+    else:
+        want = 0
+    return isinstance(key, ast.Constant) and type(key.value) is int and key.value == want
 
 
 def _subscript_use(node: cst.Subscript) -> str:

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
+from mllint.prescan import dotted_name as ast_dotted_name
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.sklearn.unseeded_split import _calls
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import block_indents, code_in_block, int_value
 from mllint.semantics.scopes import Scope
 from mllint.semantics.walk import child_nodes
@@ -68,6 +76,38 @@ class EvalWithoutNoGrad(Rule):
     @classmethod
     def can_match(cls, source: str) -> bool:
         return "torch" in source
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # torch imported; a `<m>.eval()` call (m a name or `<name>.<attr>`) and a call of
+        # `<m>(...)`, `<m>.forward(...)` or `<m>.predict(...)`
+        if "eval" not in scan.attrs() or not scan.imports_any("torch"):
+            return False
+        evaluated: set[str] = set()
+        for c in _calls(scan, "eval"):
+            func = c.func
+            if isinstance(func, ast.Attribute) and not c.args and not c.keywords:
+                recv = func.value
+                if isinstance(recv, ast.Name) or (
+                    isinstance(recv, ast.Attribute) and isinstance(recv.value, ast.Name)
+                ):
+                    name = ast_dotted_name(recv)
+                    if name is not None:
+                        evaluated.add(name)
+        if not evaluated:
+            return False
+        names = {e.rsplit(".", 1)[-1] for e in evaluated} | _FORWARD_METHODS
+        for c in _calls(scan, *names):
+            func = c.func
+            if ast_dotted_name(func) in evaluated:
+                return True
+            if (
+                isinstance(func, ast.Attribute)
+                and func.attr in _FORWARD_METHODS
+                and ast_dotted_name(func.value) in evaluated
+            ):
+                return True
+        return False
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         ctx = self.ctx

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.sklearn.unseeded_split import (
+    _keyword,
+    _resolved_calls,
+    _star_args,
+    _torch_module_classes,
+)
 from mllint.semantics.calledit import render_here, with_keyword
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import call_arg, dotted_name
 
 _DROPOUTS = frozenset(
@@ -19,6 +30,7 @@ _DROPOUTS = frozenset(
     }
 )
 _STATIC_OR_CLASS = frozenset({"staticmethod", "classmethod"})
+_DROPOUT_NAMES = frozenset(q.rsplit(".", 1)[-1] for q in _DROPOUTS)
 
 
 class FunctionalDropoutAlwaysOn(Rule):
@@ -68,6 +80,21 @@ class FunctionalDropoutAlwaysOn(Rule):
     tier = 3
     fix_safety = (FixSafety.UNSAFE,)
     requires_text = ("dropout",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a call that may resolve to torch.nn.functional.dropout & co. without *args/
+        # **kwargs, training= or a third positional argument, in a file with a class that may
+        # be an nn.Module
+        calls = [
+            c
+            for c, quals in _resolved_calls(scan, facts, _DROPOUT_NAMES)
+            if not _DROPOUTS.isdisjoint(quals)
+            and not _star_args(c)
+            and _keyword(c, "training") is None
+            and len(c.args) < 3
+        ]
+        return bool(calls) and bool(_torch_module_classes(scan, facts))
 
     def visit_Call(self, node: cst.Call) -> None:
         ctx = self.ctx

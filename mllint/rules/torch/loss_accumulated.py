@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan, terminal_name
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import attr_name, float_literal, int_value
 from mllint.semantics.walk import iter_descendants
 
@@ -85,6 +91,45 @@ class LossAccumulatedWithGraph(Rule):
     @classmethod
     def can_match(cls, source: str) -> bool:
         return "torch" in source
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # torch imported; inside a loop, `acc += E`/`acc = acc + E` where acc is assigned a
+        # number literal somewhere and E adds a name L directly, L being the receiver of a
+        # `.backward()` in a loop or (with any `.backward()` in a loop) assigned from a call
+        # named like a loss
+        if "backward" not in scan.attrs() or not scan.imports_any("torch"):
+            return False
+        accumulations: list[tuple[str, set[str]]] = []
+        for node in scan.in_loops(ast.AugAssign, ast.Assign):
+            found = _ast_accumulation(node)
+            if found is not None:
+                accumulations.append(found)
+        if not accumulations:
+            return False
+        receivers: set[str] = set()
+        any_backward = False
+        for c in scan.in_loops(ast.Call):
+            func = c.func
+            if isinstance(func, ast.Attribute) and func.attr == "backward":
+                any_backward = True
+                if isinstance(func.value, ast.Name):
+                    receivers.add(func.value.id)
+        if not any_backward:
+            return False
+        numbers: set[str] = set()
+        losses: set[str] = set()
+        for assign in scan.of(ast.Assign, ast.AnnAssign):
+            targets = assign.targets if isinstance(assign, ast.Assign) else [assign.target]
+            value = assign.value
+            if _ast_number(value):
+                numbers.update(t.id for t in targets if isinstance(t, ast.Name))
+            elif isinstance(value, ast.Call):
+                callee = (terminal_name(value.func) or "").lower()
+                if callee.endswith(_LOSS_SUFFIXES):
+                    losses.update(t.id for t in targets if isinstance(t, ast.Name))
+        losses |= receivers
+        return any(acc in numbers and direct & losses for acc, direct in accumulations)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         if isinstance(node.operator, cst.AddAssign) and isinstance(node.target, cst.Name):
@@ -247,6 +292,48 @@ class LossAccumulatedWithGraph(Rule):
         if depth == 0:
             return any(self._name_escapes(root, d, depth=1) for d in derived)
         return False
+
+
+def _ast_accumulation(node: ast.AST) -> tuple[str, set[str]] | None:
+    """``(acc, names E adds directly, acc left out)`` for ``acc += E``/``acc = acc + E``."""
+    if isinstance(node, ast.AugAssign):
+        if isinstance(node.op, ast.Add) and isinstance(node.target, ast.Name):
+            acc, expr = node.target.id, node.value
+        else:
+            return None
+    elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+        target, value = node.targets[0], node.value
+        if not (
+            isinstance(target, ast.Name)
+            and isinstance(value, ast.BinOp)
+            and isinstance(value.op, ast.Add)
+            and isinstance(value.left, ast.Name)
+            and value.left.id == target.id
+        ):
+            return None
+        acc, expr = target.id, value.right
+    else:
+        return None
+    direct = _ast_direct_names(expr) - {acc}
+    return (acc, direct) if direct else None
+
+
+def _ast_direct_names(expr: ast.expr) -> set[str]:
+    """:func:`_direct_names` on ast nodes."""
+    if isinstance(expr, ast.Name):
+        return {expr.id}
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, (ast.Add, ast.Sub, ast.Mult, ast.Div)):
+        return _ast_direct_names(expr.left) | _ast_direct_names(expr.right)
+    if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.USub):
+        return _ast_direct_names(expr.operand)
+    return set()
+
+
+def _ast_number(node: ast.expr | None) -> bool:
+    """A number literal, possibly signed (``int_value``/``float_literal``)."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        node = node.operand
+    return isinstance(node, ast.Constant) and isinstance(node.value, (int, float))
 
 
 def _direct_names(expr: cst.BaseExpression) -> list[cst.Name]:

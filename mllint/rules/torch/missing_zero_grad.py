@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan, terminal_name
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.sklearn.unseeded_split import _walk_local
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import block_indents, code_in_block, dotted_name
 from mllint.semantics.general_facts import annotation_elements
 from mllint.semantics.scopes import Binding, ClassInfo, Scope
@@ -76,6 +83,24 @@ class MissingZeroGrad(Rule):
     @classmethod
     def can_match(cls, source: str) -> bool:
         return "torch" in source and ".step(" in source
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # torch imported; a loop whose body (not nested scopes) calls `.backward(...)` and
+        # `.step(...)` and no callee named like zero_grad, and sets no `<x>.grad = ...`
+        attrs = scan.attrs()
+        if "backward" not in attrs or "step" not in attrs or not scan.imports_any("torch"):
+            return False
+        seen: set[str] = set()
+        for c in scan.in_loops(ast.Call):
+            func = c.func
+            if isinstance(func, ast.Attribute) and func.attr in ("backward", "step"):
+                seen.add(func.attr)
+        if len(seen) != 2:
+            return False
+        if not any("zero_grad" in n for n in scan.called()) and "grad" not in attrs:
+            return True
+        return any(_ast_loop_may_match(loop) for loop in scan.of(ast.For, ast.AsyncFor, ast.While))
 
     def visit_For(self, node: cst.For) -> None:
         self._check(node)
@@ -280,6 +305,27 @@ class MissingZeroGrad(Rule):
         newline = ctx.module.default_newline
         text = f"{indent}{opt_code}.zero_grad(){newline}{lead}{rest}"
         return Fix(FixSafety.UNSAFE, [(first, text)])
+
+
+def _ast_loop_may_match(loop: ast.For | ast.AsyncFor | ast.While) -> bool:
+    """The loop's body calls ``.backward`` and ``.step`` and clears no gradients in a way
+    :meth:`MissingZeroGrad._matches` surely sees."""
+    backward = step = False
+    for n in _walk_local(loop.body):
+        if isinstance(n, ast.Call):
+            name = terminal_name(n.func)
+            if name is None:
+                continue
+            if "zero_grad" in name:
+                return False
+            if isinstance(n.func, ast.Attribute):
+                backward = backward or name == "backward"
+                step = step or name == "step"
+        elif isinstance(n, ast.Assign) and any(
+            isinstance(t, ast.Attribute) and t.attr == "grad" for t in n.targets
+        ):
+            return False
+    return backward and step
 
 
 def _mentions_grad(func: cst.Attribute) -> bool:

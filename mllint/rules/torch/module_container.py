@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan, terminal_name
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.sklearn.unseeded_split import _calls, _torch_module_classes, _unstar
 from mllint.semantics import kinds as K
 from mllint.semantics.calledit import render_here
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import string_value
 from mllint.semantics.scopes import ClassInfo, Scope
 from mllint.semantics.walk import iter_descendants
@@ -25,6 +32,7 @@ _REGISTERING = frozenset(
     }
 )
 _DEEPCOPY = frozenset({"copy.deepcopy", "copy.copy"})
+_COPY_NAMES = frozenset(q.rsplit(".", 1)[-1] for q in _DEEPCOPY)
 
 
 class _ClassFacts:
@@ -103,6 +111,33 @@ class ModuleContainerNotRegistered(Rule):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._facts: dict[int, _ClassFacts] = {}
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a class that may be an nn.Module; `<name>.<attr> = V` where V is a container of
+        # calls that may build modules (_container_shape's shapes), or an empty []/{} for an
+        # attr that `<x>.<attr>.append/extend/insert(...)`/`<x>.<attr>[k] = ...` may fill
+        classes = _torch_module_classes(scan, facts)
+        if not classes:
+            return False
+        local = _module_makers(scan)
+        filled: set[str] | None = None
+        for assign in scan.of(ast.Assign):
+            if len(assign.targets) != 1:
+                continue
+            target = assign.targets[0]
+            if not (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)):
+                continue
+            shape = _ast_shape(assign.value, local)
+            if shape is None:
+                continue
+            if not shape:
+                return True
+            if filled is None:
+                filled = _ast_filled_attrs(scan, local)
+            if target.attr in filled:
+                return True
+        return False
 
     def visit_Assign(self, node: cst.Assign) -> None:
         ctx = self.ctx
@@ -298,6 +333,86 @@ class ModuleContainerNotRegistered(Rule):
         else:
             new = cst.Call(func=func, args=[cst.Arg(value)])
         return Fix(FixSafety.UNSAFE, [(value, render_here(self.ctx, new))], [plan])
+
+
+# -- the ast pre-scan ---------------------------------------------------------------------------
+def _module_makers(scan: Scan) -> frozenset[str]:
+    """Lower-case callee names that may still build a module: same-file classes and import
+    aliases of a capitalised class or of ``copy.deepcopy``/``copy.copy``."""
+    out = {c.name for c in scan.of(ast.ClassDef)}
+    for imp in scan.of(ast.ImportFrom, ast.Import):
+        for alias in imp.names:
+            last = alias.name.rsplit(".", 1)[-1]
+            if alias.asname and (last[:1].isupper() or last in _COPY_NAMES):
+                out.add(alias.asname)
+    return frozenset(out)
+
+
+def _ast_new_module(expr: ast.expr, local: frozenset[str]) -> bool:
+    """A call that may build a module (:meth:`ModuleContainerNotRegistered._new_module`): of a
+    capitalised class (``nn.Linear``, ``nn.Sequential``), ``copy.deepcopy``/``copy.copy``, or
+    a name of ``local`` (:func:`_module_makers`)."""
+    if not isinstance(expr, ast.Call):
+        return False
+    name = terminal_name(expr.func)
+    return name is not None and (name[:1].isupper() or name in local or name in _COPY_NAMES)
+
+
+def _ast_shape(value: ast.expr, local: frozenset[str]) -> bool | None:
+    """Like :meth:`ModuleContainerNotRegistered._container_shape`: None (no container of
+    new modules), False (non-empty) or True (empty)."""
+    if isinstance(value, (ast.List, ast.Tuple)):
+        if not value.elts:
+            return True if isinstance(value, ast.List) else None
+        return False if all(_ast_new_module(e, local) for e in value.elts) else None
+    if isinstance(value, ast.Dict):
+        if not value.keys:
+            return True
+        ok = all(k is not None for k in value.keys) and all(
+            _ast_new_module(v, local) for v in value.values
+        )
+        return False if ok else None
+    if isinstance(value, ast.ListComp):
+        return False if _ast_new_module(value.elt, local) else None
+    if isinstance(value, ast.DictComp):
+        return False if _ast_new_module(value.value, local) else None
+    if isinstance(value, ast.BinOp) and isinstance(value.op, ast.Mult):
+        for side in (value.left, value.right):
+            if isinstance(side, ast.List) and side.elts and _ast_shape(side, local) is False:
+                return False
+        return None
+    if isinstance(value, ast.Call) and len(value.args) == 1 and not value.keywords:
+        arg = value.args[0]
+        if isinstance(arg, ast.GeneratorExp):
+            return False if _ast_new_module(arg.elt, local) else None
+        if isinstance(arg, ast.Dict):
+            return None
+        return False if _ast_shape(arg, local) is False else None
+    return None
+
+
+def _ast_filled_attrs(scan: Scan, local: frozenset[str]) -> set[str]:
+    """Attributes that may be filled with new modules: ``<x>.<attr>.append/insert(<call>)``,
+    ``<x>.<attr>.extend(<container of calls>)`` and ``<x>.<attr>[k] = <call>``."""
+    out: set[str] = set()
+    for call in _calls(scan, "append", "extend", "insert"):
+        func = call.func
+        if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Attribute)):
+            continue
+        values = [*call.args, *(k.value for k in call.keywords)]
+        if func.attr == "extend":
+            hit = any(_ast_shape(_unstar(v), local) is False for v in values)
+        else:
+            hit = any(_ast_new_module(_unstar(v), local) for v in values)
+        if hit:
+            out.add(func.value.attr)
+    for assign in scan.of(ast.Assign):
+        if not _ast_new_module(assign.value, local):
+            continue
+        for t in assign.targets:
+            if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Attribute):
+                out.add(t.value.attr)
+    return out
 
 
 def _is_self(node: cst.BaseExpression, me: str) -> bool:

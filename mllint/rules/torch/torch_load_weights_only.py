@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Option, Rule
+from mllint.rules.sklearn.unseeded_split import (
+    _double_star,
+    _keyword,
+    _resolved_calls,
+)
 from mllint.semantics.calledit import render_here, with_keyword
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import call_arg
 
 #: the release in which torch.load's default became weights_only=True
@@ -69,6 +80,30 @@ class TorchLoadWithoutWeightsOnly(Rule):
             "also flag an explicit weights_only=False",
         ),
     )
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a call that may resolve to torch.load, without **kwargs, with no weights_only=
+        # (unless the declared torch version makes it the default) or, with
+        # flag-explicit-false, weights_only=False
+        calls = [c for c, quals in _resolved_calls(scan, facts, ("load",)) if "torch.load" in quals]
+        if not calls:
+            return False
+        flag_false = bool(options.get("flag-explicit-false", True))
+        version = (facts.library_versions or {}).get("torch")
+        safe_default = version is not None and tuple(version[:2]) >= _SAFE_DEFAULT_SINCE
+        for call in calls:
+            if _double_star(call):
+                continue
+            given = _keyword(call, "weights_only")
+            if given is None:
+                if not safe_default:
+                    return True
+            elif (
+                flag_false and isinstance(given.value, ast.Constant) and given.value.value is False
+            ):
+                return True
+        return False
 
     def visit_Call(self, node: cst.Call) -> None:
         if self.ctx.qualname(node.func) != "torch.load":
