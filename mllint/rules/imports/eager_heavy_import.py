@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -11,10 +12,12 @@ import libcst as cst
 
 from mllint.positions import LineIndex, node_offsets, trim_range
 from mllint.rule import Fix, FixSafety, Option, Rule
+from mllint.rules.imports.module_getattr_fallthrough import module_statements
 from mllint.semantics.cstutil import dotted_name, string_value
 from mllint.semantics.scopes import Binding, is_type_checking_test, type_checking_block
 
 if TYPE_CHECKING:
+    from mllint.prescan import Scan
     from mllint.semantics.context import FileFacts
 
 DEFAULT_HEAVY_MODULES = (
@@ -30,6 +33,7 @@ DEFAULT_HEAVY_MODULES = (
 #: would break them)
 _RUNTIME_ANNOTATION_LIBS = ("pydantic", "typer", "fastapi", "attrs", "attr")
 _IMPORT_CALLS = frozenset({"importlib.import_module", "builtins.__import__"})
+_IMPORT_CALL_NAMES = frozenset(q.rpartition(".")[2] for q in _IMPORT_CALLS)
 _CAST_CALLS = frozenset({"typing.cast", "typing_extensions.cast"})
 _LINE_LENGTH = 88
 _TC_QUALNAMES = frozenset({"typing.TYPE_CHECKING", "typing_extensions.TYPE_CHECKING"})
@@ -151,6 +155,42 @@ class _Edits:
 
 def _top(module: str) -> str:
     return module.split(".", 1)[0]
+
+
+def _first_party(facts: FileFacts) -> frozenset[str]:
+    """Top-level names of the package this file belongs to (the heavy library's own
+    ``__init__.py`` files import it freely)."""
+    names = {p for p in facts.path.replace("\\", "/").split("/")[:-1] if p}
+    if facts.package:
+        names.add(_top(facts.package))
+    return frozenset(names)
+
+
+def _heavy(
+    module: str, heavy: frozenset[str], allowed: frozenset[str], own: frozenset[str]
+) -> bool:
+    if module.startswith("."):
+        return False
+    top = _top(module)
+    if top in own:
+        return False
+    for a in allowed:
+        if top == a or module == a or module.startswith(a + "."):
+            return False
+    return top in heavy or any(module.startswith(h + ".") for h in heavy)
+
+
+def _ast_type_checking(stmt: ast.If) -> bool:
+    """scopes.is_type_checking_test on ``ast``."""
+    test = stmt.test
+    if isinstance(test, ast.Name):
+        return test.id == "TYPE_CHECKING"
+    return (
+        isinstance(test, ast.Attribute)
+        and test.attr == "TYPE_CHECKING"
+        and isinstance(test.value, ast.Name)
+        and test.value.id in ("typing", "typing_extensions", "t")
+    )
 
 
 def _is_docstring(stmt: cst.CSTNode) -> bool:
@@ -319,13 +359,53 @@ class EagerHeavyImport(Rule):
         Option("allowed-modules", "list[str]", [], "Packages never flagged."),
     )
 
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # an absolute import of a heavy module run at import time (module level, class
+        # bodies, not under `if TYPE_CHECKING:`), or an import_module/__import__ call (or an
+        # import alias of them) whose first argument is a heavy module's name
+        if options.get(_REEXPORT_LINES) is not None:
+            return True
+        heavy = frozenset(options.get("heavy-modules", DEFAULT_HEAVY_MODULES)) | frozenset(
+            options.get("extend-heavy-modules", ())
+        )
+        allowed = frozenset(options.get("allowed-modules", ()))
+        own = _first_party(facts)
+        for stmt in module_statements(scan.tree.body, classes=True, skip_body=_ast_type_checking):
+            if isinstance(stmt, ast.Import):
+                if any(_heavy(a.name, heavy, allowed, own) for a in stmt.names):
+                    return True
+            elif (
+                isinstance(stmt, ast.ImportFrom)
+                and not stmt.level
+                and stmt.module is not None
+                and _heavy(stmt.module, heavy, allowed, own)
+            ):
+                return True
+        names = set(_IMPORT_CALL_NAMES)
+        for imp in scan.of(ast.ImportFrom, ast.Import):
+            names.update(
+                a.asname
+                for a in imp.names
+                if a.asname is not None and a.name.rpartition(".")[2] in _IMPORT_CALL_NAMES
+            )
+        for call in scan.calls(*names):
+            first = call.args[0] if call.args else None
+            if (
+                isinstance(first, ast.Constant)
+                and isinstance(first.value, str)
+                and _heavy(first.value, heavy, allowed, own)
+            ):
+                return True
+        return False
+
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._heavy = frozenset(self.option("heavy-modules")) | frozenset(
             self.option("extend-heavy-modules")
         )
         self._allowed = frozenset(self.option("allowed-modules"))
-        self._own = self._first_party()
+        self._own = _first_party(self.ctx.facts)
         self._findings: list[_Finding] = []
         self._refs: dict[str, list[_Ref]] = {}
         self._func_indent: dict[int, str] = {}
@@ -370,25 +450,8 @@ class EagerHeavyImport(Rule):
                 out.add(id(s.body[0]))
         return frozenset(out)
 
-    def _first_party(self) -> frozenset[str]:
-        """Top-level names of the package this file belongs to (the heavy library's own
-        ``__init__.py`` files import it freely)."""
-        facts = self.ctx.facts
-        names = {p for p in facts.path.replace("\\", "/").split("/")[:-1] if p}
-        if facts.package:
-            names.add(_top(facts.package))
-        return frozenset(names)
-
     def _is_heavy(self, module: str) -> bool:
-        if module.startswith("."):
-            return False
-        top = _top(module)
-        if top in self._own:
-            return False
-        for allowed in self._allowed:
-            if top == allowed or module == allowed or module.startswith(allowed + "."):
-                return False
-        return top in self._heavy or any(module.startswith(h + ".") for h in self._heavy)
+        return _heavy(module, self._heavy, self._allowed, self._own)
 
     # -- where the code runs -------------------------------------------------------------
     def _at_import_time(self) -> bool:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 import os
+from collections.abc import Mapping
+from typing import Any
 
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import dotted_name
 
 #: files that mark the folder holding ``src/`` as a project root
@@ -55,6 +60,19 @@ class ImportFromSrc(Rule):
     summary = "Imports that go through a `src` package (`from src.models import …`)"
     tier = 2
     fix_safety = (FixSafety.UNSAFE,)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # the file src/__init__.py itself, or an absolute import of `src` / `src.<...>`
+        path = facts.path.replace("\\", "/")
+        if path == "src/__init__.py" or path.endswith("/src/__init__.py"):
+            return True
+        if "src" not in scan.source:
+            return False
+        for imp in scan.of(ast.Import):
+            if any(_through_src(a.name) for a in imp.names):
+                return True
+        return any(not imp.level and _through_src(imp.module) for imp in scan.of(ast.ImportFrom))
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

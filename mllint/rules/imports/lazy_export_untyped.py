@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from typing import Any
 
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
-from mllint.rules.imports.module_getattr_fallthrough import module_getattr_param
+from mllint.rules.imports.module_getattr_fallthrough import (
+    has_module_getattr,
+    module_getattr_param,
+)
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import code_in_block, dotted_name, string_value
 from mllint.semantics.scopes import type_checking_block
 from mllint.semantics.walk import iter_descendants
@@ -79,6 +86,11 @@ class LazyExportUntyped(Rule):
     tier = 2
     fix_safety = (FixSafety.SAFE,)
     requires_text = ("__getattr__",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a module-level `def __getattr__(name)` (what it serves is judged by the rule)
+        return has_module_getattr(scan)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         ctx = self.ctx

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import ast
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import block_indents, code_in_block, dotted_name
 from mllint.semantics.walk import iter_descendants
 
@@ -23,6 +27,54 @@ def module_getattr_param(node: cst.FunctionDef) -> str | None:
     if len(ordered) != 1 or params.kwonly_params or isinstance(params.star_arg, cst.Param):
         return None
     return ordered[0].name.value
+
+
+def has_module_getattr(scan: Scan) -> bool:
+    """The ``ast`` pre-scan of ML702/ML703: a ``def __getattr__(name)`` (async too) with one
+    positional parameter, at module level (also inside module-level if/try/with/loops/match,
+    not in a class or function)."""
+    candidates = {
+        id(fn)
+        for fn in scan.functions()
+        if fn.name == "__getattr__"
+        and len(fn.args.posonlyargs) + len(fn.args.args) == 1
+        and not fn.args.kwonlyargs
+        and fn.args.vararg is None
+    }
+    if not candidates:
+        return False
+    return any(id(stmt) in candidates for stmt in module_statements(scan.tree.body))
+
+
+def module_statements(
+    body: Sequence[ast.stmt],
+    *,
+    classes: bool = False,
+    skip_body: Callable[[ast.If], bool] | None = None,
+) -> Iterator[ast.stmt]:
+    """Statements of ``body`` and of the blocks of its compound statements (if/try/with/
+    loops/match), not inside functions; inside class bodies only with ``classes``. The body
+    (not the ``else``) of an ``if`` for which ``skip_body`` says True is left out."""
+    stack = list(body)
+    while stack:
+        stmt = stack.pop()
+        yield stmt
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        if isinstance(stmt, ast.ClassDef):
+            if classes:
+                stack.extend(stmt.body)
+            continue
+        if isinstance(stmt, ast.If) and skip_body is not None and skip_body(stmt):
+            stack.extend(stmt.orelse)
+            continue
+        for field in ("body", "orelse", "finalbody"):
+            block = getattr(stmt, field, None)
+            if isinstance(block, list):
+                stack.extend(block)
+        # try/try* handlers, match cases (ast.TryStar is Python 3.11+)
+        for part in (*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())):
+            stack.extend(part.body)
 
 
 def _is_none_return(stmt: cst.Return) -> bool:
@@ -151,6 +203,10 @@ class ModuleGetattrFallsThrough(Rule):
     tier = 2
     fix_safety = (FixSafety.SAFE,)
     requires_text = ("__getattr__",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        return has_module_getattr(scan)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         if node.name.value != "__getattr__" or self.ctx.scope.kind != "module":

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.loops.list_membership import import_aliases
 from mllint.semantics import kinds as K
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import block_indents, code_in_block
 
 #: numpy reductions: exact (SAFE) vs. summation-order dependent (UNSAFE)
@@ -28,6 +35,7 @@ _ARITH = (
     cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.FloorDivide, cst.Power,
 )  # fmt: skip
 _ATOMIC = (cst.Name, cst.Attribute, cst.Subscript, cst.Call)
+_GATE_NAMES = frozenset({"apply_along_axis"})
 
 
 class ApplyAlongAxisVectorisable(Rule):
@@ -74,6 +82,18 @@ class ApplyAlongAxisVectorisable(Rule):
     tier = 2
     fix_safety = (FixSafety.SAFE, FixSafety.UNSAFE)
     requires_text = ("apply_along_axis",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a call named apply_along_axis (or an import alias of it) with exactly three
+        # arguments, none unpacked
+        names = import_aliases(scan, _GATE_NAMES)
+        return any(
+            len(c.args) + len(c.keywords) == 3
+            and all(k.arg is not None for k in c.keywords)
+            and not any(isinstance(a, ast.Starred) for a in c.args)
+            for c in scan.calls(*names)
+        )
 
     def visit_Call(self, node: cst.Call) -> None:
         ctx = self.ctx

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan, terminal_name
 from mllint.rule import Rule
+from mllint.rules.loops.list_membership import import_aliases
 from mllint.semantics import kinds as K
+from mllint.semantics.context import FileFacts
 
 _ARRAYS = frozenset({K.NDARRAY, K.TENSOR})
 _UFUNCS = frozenset(
@@ -61,6 +68,68 @@ class ElementwiseLoopOverArray(Rule):
     summary = "A Python loop that computes an array element by element"
     tier = 2
     requires_text = ("for",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # array/tensor kinds come only from numpy, pandas or torch names
+        if not scan.imports_any(*_ARRAY_LIBS) and (facts.package or "").split(".")[0] not in (
+            _ARRAY_LIBS
+        ):
+            return False
+        ufuncs = import_aliases(scan, _UFUNCS)
+        # `[E for x in A]`: one plain `for` clause over an expression that may be an array (a
+        # name, attribute, subscript or call - of an imported name when the callee is a bare
+        # name), E an elementwise expression of x
+        imported: frozenset[str] | None = None
+        for comp in scan.of(ast.ListComp):
+            gens = comp.generators
+            if len(gens) != 1 or gens[0].ifs or gens[0].is_async:
+                continue
+            it = gens[0].iter
+            if isinstance(it, ast.Call) and isinstance(it.func, ast.Name):
+                if imported is None:
+                    imported = _imported_names(scan)
+                if it.func.id not in imported:
+                    continue
+            elif not isinstance(it, (ast.Name, ast.Attribute, ast.Subscript, ast.Call)):
+                continue
+            target = gens[0].target
+            elt = comp.elt
+            if (
+                isinstance(target, ast.Name)
+                and isinstance(elt, (ast.BinOp, ast.UnaryOp, ast.Call))
+                and _ast_elementwise(elt, target.id, True, ufuncs)
+            ):
+                return True
+        # `for i in range(N): OUT[i] = E` / `OUT[i] op= E`, E an elementwise expression of
+        # some `A[i]`
+        ranges: frozenset[str] | None = None
+        for loop in scan.of(ast.For):
+            if loop.orelse or len(loop.body) != 1 or not isinstance(loop.target, ast.Name):
+                continue
+            it = loop.iter
+            if (
+                not isinstance(it, ast.Call)
+                or len(it.args) != 1
+                or it.keywords
+                or isinstance(it.args[0], ast.Starred)
+            ):
+                continue
+            stmt = loop.body[0]
+            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+                out = stmt.targets[0]
+            elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.op, _AST_AUG_OPS):
+                out = stmt.target
+            else:
+                continue
+            i = loop.target.id
+            if not _ast_indexed_by(out, i) or not _ast_elementwise(stmt.value, i, False, ufuncs):
+                continue
+            if ranges is None:
+                ranges = import_aliases(scan, _RANGE)
+            if terminal_name(it.func) in ranges:
+                return True
+        return False
 
     def visit_For(self, node: cst.For) -> None:
         ctx = self.ctx
@@ -222,6 +291,75 @@ class ElementwiseLoopOverArray(Rule):
         new = e.visit(_Sub())
         assert isinstance(new, cst.CSTNode)
         return self.ctx.snippet(new, 60)
+
+
+# -- the ast pre-scan (ast_gate) ------------------------------------------------------------------
+_ARRAY_LIBS = ("numpy", "pandas", "torch")
+_AST_AUG_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
+_RANGE = frozenset({"range"})
+_AST_ARITH = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)
+
+
+def _ast_indexed_by(node: ast.AST, var: str) -> bool:
+    """``X[var]`` with X a name."""
+    return (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.value, ast.Name)
+        and isinstance(node.slice, ast.Name)
+        and node.slice.id == var
+    )
+
+
+def _ast_elementwise(e: ast.expr, var: str, bare: bool, ufuncs: frozenset[str]) -> bool:
+    """The shape ``_elementwise`` accepts (numbers, names, ``A[var]`` - or ``var`` itself
+    when ``bare`` -, arithmetic, calls whose terminal name is a ufunc), using ``var``;
+    kinds and qualified names are left to the rule."""
+    uses = 0
+    stack = [e]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ast.Constant):
+            # libcst Integer/Float, and True/False/None (names there); not strings
+            if n.value is not None and type(n.value) not in (int, float, bool):
+                return False
+            continue
+        if isinstance(n, ast.Name):
+            if n.id == var:
+                if not bare:
+                    return False
+                uses += 1
+        elif isinstance(n, ast.Subscript):
+            if bare or not _ast_indexed_by(n, var):
+                return False
+            uses += 1
+        elif isinstance(n, ast.BinOp):
+            if not isinstance(n.op, _AST_ARITH):
+                return False
+            stack += (n.left, n.right)
+        elif isinstance(n, ast.UnaryOp):
+            if not isinstance(n.op, (ast.USub, ast.UAdd)):
+                return False
+            stack.append(n.operand)
+        elif isinstance(n, ast.Call):
+            if n.keywords or terminal_name(n.func) not in ufuncs:
+                return False
+            for a in n.args:
+                if isinstance(a, ast.Starred):
+                    return False
+                stack.append(a)
+        else:
+            return False
+    return uses > 0
+
+
+def _imported_names(scan: Scan) -> frozenset[str]:
+    """The local names that imports bind."""
+    out: set[str] = set()
+    for imp in scan.of(ast.ImportFrom):
+        out.update(a.asname or a.name for a in imp.names)
+    for imp_ in scan.of(ast.Import):
+        out.update(a.asname or a.name.partition(".")[0] for a in imp_.names)
+    return frozenset(out)
 
 
 def _indexed_by(node: cst.BaseExpression, var: str) -> bool:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import ast
+import bisect
 import builtins
 import re
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import libcst as cst
 
+from mllint.prescan import COMPREHENSION_TYPES, Scan, terminal_name, walk
 from mllint.rule import Fix, FixSafety, Rule
 from mllint.semantics import kinds as K
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import block_indents, code_in_block
 from mllint.semantics.scopes import Scope
 from mllint.semantics.walk import iter_descendants
@@ -89,6 +96,38 @@ class ListMembershipInLoop(Rule):
     tier = 1
     fix_safety = (FixSafety.UNSAFE,)
     requires_text = (" in",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # `x in C` / `x not in C` inside a loop body or comprehension, where C is a list
+        # display, a list comprehension, or a name / `<name>.<attr>` that some assignment,
+        # annotation or parameter of the file may make a list (see list_keys)
+        keys: frozenset[str] | None = None
+        selfs: frozenset[str] | None = None
+        hits: list[ast.Compare] = []
+        for cmp in scan.of(ast.Compare):
+            for op, right in zip(cmp.ops, cmp.comparators, strict=False):
+                if not isinstance(op, (ast.In, ast.NotIn)):
+                    continue
+                if isinstance(right, (ast.List, ast.ListComp)):
+                    hits.append(cmp)
+                    break
+                if isinstance(right, ast.Name):
+                    key = right.id
+                elif isinstance(right, ast.Attribute) and isinstance(right.value, ast.Name):
+                    if selfs is None:
+                        selfs = self_names(scan)
+                    if right.value.id not in selfs:
+                        continue
+                    key = right.attr
+                else:
+                    continue
+                if keys is None:
+                    keys = list_keys(scan)
+                if key in keys:
+                    hits.append(cmp)
+                    break
+        return within_loops(scan, hits)
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -386,3 +425,193 @@ def _base_name(container: cst.BaseExpression) -> str:
         return container.attr.value
     assert isinstance(container, cst.Name)
     return container.value
+
+
+# -- the ast pre-scan (ast_gate), shared with ML603 ----------------------------------------------
+#: terminal names of the calls kinds.py types as a list: ``list``/``sorted`` and the methods
+#: ``tolist``/``split``/``splitlines``/``readlines``/``rsplit``
+_LIST_CALLS = frozenset({"list", "sorted", "tolist", "split", "splitlines", "readlines", "rsplit"})
+#: names whose annotation makes a list (``list``, ``List[...]``, ``typing.List``)
+_LIST_ANNOTATIONS = frozenset({"list", "List"})
+_LIST_KEYS_CACHE = "ML601.list_keys"
+#: `<list> * n`, `<list> + <list>`: the kind of the left operand
+_LIST_BINOPS = (ast.Mult, ast.Add)
+
+
+def within_loops(scan: Scan, nodes: Sequence[ast.expr | ast.stmt]) -> bool:
+    """Whether one of ``nodes`` starts, by position, inside a loop: between the first body
+    statement and the end of a ``for``/``async for`` (body and ``else``), anywhere in a
+    ``while`` (its test too) or in a comprehension (its first iterable too). A superset of
+    :meth:`Scan.in_loops` that costs a sort of the loops and a bisection per node instead
+    of a walk of every loop body."""
+    if not nodes:
+        return False
+    far = (sys.maxsize, 0)
+    spans: list[tuple[tuple[int, int], tuple[int, int]]] = []
+    for loop in scan.of(ast.For, ast.AsyncFor):
+        first = loop.body[0]
+        end = (loop.end_lineno, loop.end_col_offset or 0) if loop.end_lineno else far
+        spans.append(((first.lineno, first.col_offset), end))
+    for other in (*scan.of(ast.While), *scan.of(*COMPREHENSION_TYPES)):
+        assert isinstance(other, ast.expr | ast.stmt)
+        end = (other.end_lineno, other.end_col_offset or 0) if other.end_lineno else far
+        spans.append(((other.lineno, other.col_offset), end))
+    if not spans:
+        return False
+    spans.sort()
+    starts = [start for start, _ in spans]
+    #: the furthest end among the spans starting at or before each one
+    reach: list[tuple[int, int]] = []
+    furthest = (0, 0)
+    for _, end in spans:
+        furthest = max(furthest, end)
+        reach.append(furthest)
+    for n in nodes:
+        pos = (n.lineno, n.col_offset)
+        i = bisect.bisect_right(starts, pos) - 1
+        if i >= 0 and reach[i] >= pos:
+            return True
+    return False
+
+
+def _cache_get(scan: Scan) -> frozenset[str] | None:
+    hit = scan._cache.get(_LIST_KEYS_CACHE)
+    return hit if isinstance(hit, frozenset) else None
+
+
+def _cache_put(scan: Scan, keys: frozenset[str]) -> None:
+    scan._cache[_LIST_KEYS_CACHE] = keys
+
+
+def import_aliases(scan: Scan, names: frozenset[str]) -> frozenset[str]:
+    """``names`` and the ``as`` names of ``from m import name as x`` / ``import m.name as x``."""
+    out = set(names)
+    for imp in scan.of(ast.ImportFrom):
+        for a in imp.names:
+            if a.asname is not None and a.name in names:
+                out.add(a.asname)
+    for imp_ in scan.of(ast.Import):
+        for a in imp_.names:
+            if a.asname is not None and a.name.rpartition(".")[2] in names:
+                out.add(a.asname)
+    return frozenset(out)
+
+
+def _list_annotation(ann: ast.AST, names: frozenset[str]) -> bool:
+    """An annotation that may name a list: ``list``/``List`` (or an alias of them) anywhere
+    in it, also inside a string annotation."""
+    for n in walk(ann):
+        if isinstance(n, ast.Name):
+            if n.id in names:
+                return True
+        elif isinstance(n, ast.Attribute):
+            if n.attr in names:
+                return True
+        elif (
+            isinstance(n, ast.Constant)
+            and isinstance(n.value, str)
+            and any(x in n.value for x in names)
+        ):
+            return True
+    return False
+
+
+def self_names(scan: Scan) -> frozenset[str]:
+    """The first parameter's name of every function defined directly in a class body (the
+    only names whose attributes kinds.py types: ``self.<attr>``)."""
+    out: set[str] = set()
+    for _, fn in scan.methods():
+        params = (*fn.args.posonlyargs, *fn.args.args)
+        if params:
+            out.add(params[0].arg)
+    return frozenset(out)
+
+
+def list_keys(scan: Scan) -> frozenset[str]:
+    """Names and attribute names (``self.<attr>``: the attribute's name, for the
+    :func:`self_names`) that kinds.py may type as a list somewhere in the file: bound (``=``,
+    ``:=``, annotated, parameter) to a list display, a list comprehension, a list-returning
+    call, ``<list> * n`` / ``<list> + ...``, a list annotation, or - to a fixed point -
+    another such name or attribute. Scopes are ignored (broader)."""
+    hit = _cache_get(scan)
+    if hit is not None:
+        return hit
+    calls = import_aliases(scan, _LIST_CALLS)
+    anns = import_aliases(scan, _LIST_ANNOTATIONS)
+    selfs = self_names(scan)
+    keys: set[str] = set()
+    #: source key -> target keys bound to it (`a = b`, `a = self.b`)
+    deps: dict[str, list[str]] = {}
+
+    def source(value: ast.expr) -> str | bool:
+        """True: a list; a key: whatever that name/attribute is; False: never a list."""
+        while isinstance(value, ast.BinOp) and isinstance(value.op, _LIST_BINOPS):
+            value = value.left
+        if isinstance(value, ast.Call):
+            name = terminal_name(value.func)
+            return name is not None and name in calls
+        if isinstance(value, ast.Name):
+            return value.id
+        if isinstance(value, ast.Attribute):
+            # `self.<attr>`: only a method's first parameter gives an attribute a kind
+            base = value.value
+            return isinstance(base, ast.Name) and base.id in selfs and value.attr
+        return isinstance(value, (ast.List, ast.ListComp))
+
+    def bind(target: ast.expr, value: ast.expr, src: str | bool) -> None:
+        if isinstance(target, ast.Name):
+            key = target.id
+        elif isinstance(target, ast.Attribute):
+            base = target.value
+            if not isinstance(base, ast.Name) or base.id not in selfs:
+                return
+            key = target.attr
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            # `a, b = [1], x` binds element by element; other unpackings give no kind
+            elts = target.elts
+            if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(elts):
+                for el, v in zip(elts, value.elts, strict=True):
+                    if not isinstance(el, ast.Starred) and not isinstance(v, ast.Starred):
+                        bind(el, v, source(v))
+            return
+        else:
+            return
+        if src is True:
+            keys.add(key)
+        elif src:
+            deps.setdefault(src, []).append(key)
+
+    for a in scan.of(ast.Assign):
+        value = a.value
+        src = source(value)
+        if src is False and not isinstance(value, ast.Tuple):
+            continue  # (a tuple display may still unpack a list into a name)
+        for target in a.targets:
+            bind(target, value, src)
+    for w in scan.of(ast.NamedExpr):
+        bind(w.target, w.value, source(w.value))
+    for an in scan.of(ast.AnnAssign):
+        target = an.target
+        if isinstance(target, ast.Attribute):
+            if not isinstance(target.value, ast.Name) or target.value.id not in selfs:
+                continue
+            if _list_annotation(an.annotation, anns):
+                keys.add(target.attr)
+                continue
+        elif isinstance(target, ast.Name) and _list_annotation(an.annotation, anns):
+            keys.add(target.id)
+            continue
+        if an.value is not None:
+            bind(target, an.value, source(an.value))
+    for arg in scan.of(ast.arg):
+        if arg.annotation is not None and _list_annotation(arg.annotation, anns):
+            keys.add(arg.arg)
+    todo = list(keys)
+    while todo:
+        for dependent in deps.pop(todo.pop(), ()):
+            if dependent not in keys:
+                keys.add(dependent)
+                todo.append(dependent)
+    out = frozenset(keys)
+    _cache_put(scan, out)
+    return out

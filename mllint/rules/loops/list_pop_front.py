@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import ast
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.loops.list_membership import list_keys, within_loops
 from mllint.semantics import kinds as K
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import code_in_block, int_value
 from mllint.semantics.scopes import Binding, Scope
 from mllint.semantics.walk import child_nodes, iter_descendants
@@ -65,6 +70,44 @@ class ListPopFrontInLoop(Rule):
     tier = 2
     fix_safety = (FixSafety.UNSAFE,)
     requires_text = ("pop(0", "insert(0", "[0]")
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # `L.pop(0)`, `L.insert(0, x)` or `del L[0]` on a name L that some binding of the file
+        # may make a list (see list_keys), inside a loop body or comprehension
+        found: list[tuple[ast.Call | ast.Delete, str]] = []
+        for call in scan.calls("pop", "insert"):
+            func = call.func
+            if not isinstance(func, ast.Attribute) or not isinstance(func.value, ast.Name):
+                continue
+            args = call.args
+            n = len(args) + len(call.keywords)
+            if func.attr == "pop":
+                ok = n == 1 and len(args) == 1 and _zero(args[0])
+            else:
+                ok = (
+                    n == 2
+                    and len(args) == 2
+                    and _zero(args[0])
+                    and not isinstance(args[1], ast.Starred)
+                )
+            if ok:
+                found.append((call, func.value.id))
+        for d in scan.of(ast.Delete):
+            for t in d.targets:
+                if (
+                    isinstance(t, ast.Subscript)
+                    and isinstance(t.value, ast.Name)
+                    and _zero(t.slice)
+                ):
+                    found.append((d, t.value.id))
+        if not found:
+            return False
+        keys = list_keys(scan)
+        found = [(node, name) for node, name in found if name in keys]
+        if not found:
+            return False
+        return within_loops(scan, [node for node, _ in found])
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -256,3 +299,10 @@ def _inside_nested_scope(
             return True
         cur = parents.get(id(cur))
     return False
+
+
+def _zero(node: ast.AST) -> bool:
+    """An int literal 0, with an optional unary minus/plus (cstutil.int_value on ``ast``)."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        node = node.operand
+    return isinstance(node, ast.Constant) and type(node.value) is int and node.value == 0

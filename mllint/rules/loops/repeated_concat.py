@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan, terminal_name
 from mllint.rule import Rule
+from mllint.rules.loops.list_membership import import_aliases, within_loops
 from mllint.semantics import kinds as K
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import cst_equal
 from mllint.semantics.walk import iter_descendants
 
@@ -68,6 +75,37 @@ class RepeatedConcatInLoop(Rule):
     )
     tier = 3
     requires_text = ("concat", "stack", "append", "cat(")
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # `A = f(...)` directly in a for/while body, A a name or `self.<attr>`, f's terminal
+        # name (or an import alias of it) one of the concatenating functions or `append`, and
+        # A itself among the call's receiver, arguments or their list/tuple elements
+        funcs = import_aliases(scan, _GATE_FUNCS)
+        if funcs.isdisjoint(scan.called()):
+            return False
+        found: list[ast.Assign] = []
+        for a in scan.of(ast.Assign):
+            if len(a.targets) != 1:
+                continue
+            target = a.targets[0]
+            if not (
+                isinstance(target, ast.Name)
+                or (
+                    isinstance(target, ast.Attribute)
+                    and isinstance(target.value, ast.Name)
+                    and target.value.id == "self"
+                )
+            ):
+                continue
+            value = a.value
+            if not isinstance(value, ast.Call) or terminal_name(value.func) not in funcs:
+                continue
+            if _mentions(value, target):
+                found.append(a)
+        if not found:
+            return False
+        return within_loops(scan, found)
 
     def visit_Assign(self, node: cst.Assign) -> None:
         if len(node.targets) != 1:
@@ -224,3 +262,36 @@ def _is_none_test(test: cst.BaseExpression, target: cst.BaseExpression) -> bool:
 
 def _spelled(module: str) -> str:
     return _SHORT.get(module, module)
+
+
+# -- the ast pre-scan (ast_gate) ------------------------------------------------------------------
+#: terminal names of _SEQUENCE_FUNCS and _APPEND_FUNCS, and the pandas ``append``/``_append``
+_GATE_FUNCS = frozenset(q.rpartition(".")[2] for q in _SEQUENCE_FUNCS | _APPEND_FUNCS) | {
+    "append",
+    "_append",
+}
+
+
+def _same(a: ast.AST, b: ast.Name | ast.Attribute) -> bool:
+    if isinstance(b, ast.Name):
+        return isinstance(a, ast.Name) and a.id == b.id
+    return (
+        isinstance(a, ast.Attribute)
+        and a.attr == b.attr
+        and isinstance(a.value, ast.Name)
+        and isinstance(b.value, ast.Name)
+        and a.value.id == b.value.id
+    )
+
+
+def _mentions(call: ast.Call, target: ast.Name | ast.Attribute) -> bool:
+    """``target`` is the call's receiver, one of its arguments or an element of a list/tuple
+    argument."""
+    if isinstance(call.func, ast.Attribute) and _same(call.func.value, target):
+        return True
+    for v in (*call.args, *(k.value for k in call.keywords)):
+        if _same(v, target):
+            return True
+        if isinstance(v, (ast.List, ast.Tuple)) and any(_same(el, target) for el in v.elts):
+            return True
+    return False
