@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.numerics.float_equality import _imports_of
 from mllint.semantics import kinds as K
-from mllint.semantics.context import ImportPlan
+from mllint.semantics.context import FileFacts, ImportPlan
 from mllint.semantics.cstutil import cst_equal, iter_names_in_target
 from mllint.semantics.walk import iter_descendants
 
@@ -64,6 +69,11 @@ class EigOnSymmetricMatrix(Rule):
     tier = 2
     fix_safety = (FixSafety.UNSAFE,)
     requires_text = ("eig",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a call that may resolve to eig/eigvals (numpy, scipy, torch) with an argument
+        return any(c.args or c.keywords for c in _imports_of(scan, facts).calls(_EIG))
 
     def visit_Call(self, node: cst.Call) -> None:
         ctx = self.ctx

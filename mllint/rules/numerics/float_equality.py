@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import ast
 import builtins
 import math
 import string
+from bisect import bisect_right
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from typing import Any
 
 import libcst as cst
 
+from mllint.prescan import Scan, dotted_name, terminal_name
 from mllint.rule import Fix, FixSafety, Option, Rule
 from mllint.semantics import kinds as K
-from mllint.semantics.context import FileContext, ImportPlan
+from mllint.semantics.context import FileContext, FileFacts, ImportPlan
 from mllint.semantics.cstutil import (
     call_arg,
     cst_equal,
@@ -187,6 +192,17 @@ class FloatEquality(Rule):
             "abs-tol", "float", 1e-12, "abs_tol= of the math.isclose fix for comparisons with zero"
         ),
     )
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # an ==/!= pair, neither side certainly excluded (strings, None, displays, len(),
+        # pytest.approx, .shape...), one side a non-integral float literal, a division, a
+        # call that may be float-valued (np.mean, float, *_score, .std(), .item()...) or a
+        # metric-like name/attribute/subscript/loop variable (options honoured)
+        compares = [c for c in scan.of(ast.Compare) if any(type(op) in _AST_EQ_OPS for op in c.ops)]
+        if not compares:
+            return False
+        return _FloatEqualityGate(scan, facts, options).any_trigger(compares)
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -778,3 +794,612 @@ def _mask_use(ctx: FileContext, root: cst.CSTNode, name: str) -> str:
         for child in child_nodes(node):
             stack.append((child, chain, child_in_index))
     return verdict
+
+
+# -- the ast pre-scan ------------------------------------------------------------------------
+
+_AST_EQ_OPS = (ast.Eq, ast.NotEq)
+_BUILTIN_NAMES = frozenset(dir(builtins))
+_IDENTIFIER_CHECKS: dict[tuple[tuple[str, ...], tuple[str, ...]], Callable[[str], bool]] = {}
+
+
+def _identifier_check(options: Mapping[str, Any]) -> Callable[[str], bool]:
+    """``FloatEquality._metric_identifier`` for these option values (memoised)."""
+    metric = tuple(options.get("metric-names", DEFAULT_METRIC_NAMES)) + tuple(
+        options.get("extend-metric-names", ())
+    )
+    non_metric = tuple(options.get("non-metric-tokens", DEFAULT_NON_METRIC_TOKENS))
+    key = (metric, non_metric)
+    check = _IDENTIFIER_CHECKS.get(key)
+    if check is None:
+        metric_set = frozenset(n.lower() for n in metric)
+        non_metric_set = frozenset(n.lower() for n in non_metric)
+        cache: dict[str, bool] = {}
+
+        def check(identifier: str) -> bool:
+            hit = cache.get(identifier)
+            if hit is None:
+                tokens = identifier_tokens(identifier)
+                hit = cache[identifier] = any(_token_in(t, metric_set) for t in tokens) and not any(
+                    _token_in(t, non_metric_set) for t in tokens
+                )
+            return hit
+
+        if len(_IDENTIFIER_CHECKS) > 32:
+            _IDENTIFIER_CHECKS.clear()
+        _IDENTIFIER_CHECKS[key] = check
+    return check
+
+
+class _FloatEqualityGate:
+    """``FloatEquality._pair_triggers`` on plain ``ast`` nodes. Names are resolved through
+    the file's import table (``_Imports``), so a trigger is assumed wherever a name may
+    resolve to a triggering function, and an exclusion only where it certainly applies."""
+
+    def __init__(self, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> None:
+        self.scan = scan
+        self.imports = _imports_of(scan, facts)
+        self.metric = _identifier_check(options)
+        self.non_metric = frozenset(
+            n.lower() for n in options.get("non-metric-tokens", DEFAULT_NON_METRIC_TOKENS)
+        )
+        self._loop_names: frozenset[str] | None = None
+
+    def any_trigger(self, compares: Iterable[ast.Compare]) -> bool:
+        for c in compares:
+            left = c.left
+            for op, right in zip(c.ops, c.comparators, strict=True):
+                if (
+                    type(op) in _AST_EQ_OPS
+                    and (self.operand(left) or self.operand(right))
+                    and not self.excluded(left)
+                    and not self.excluded(right)
+                ):
+                    return True
+                left = right
+        return False
+
+    # -- triggers (as broad as the rule's) --------------------------------------------------
+    def operand(self, node: ast.expr) -> bool:
+        if isinstance(node, ast.Constant):
+            return _fraction(node.value)
+        if isinstance(node, ast.UnaryOp):
+            return (
+                isinstance(node.op, (ast.USub, ast.UAdd))
+                and isinstance(node.operand, ast.Constant)
+                and _fraction(node.operand.value)
+            )
+        if isinstance(node, ast.BinOp):
+            return isinstance(node.op, ast.Div)
+        if isinstance(node, ast.Call):
+            return self.float_call(node)
+        return self.metric_like(node)
+
+    def float_call(self, call: ast.Call) -> bool:
+        """``_float_evidence`` of a call: a qualified float-valued function, or a method."""
+        func = call.func
+        if isinstance(func, ast.Name):
+            if func.id == "float":
+                return True  # builtins.float, unless rebound
+        elif isinstance(func, ast.Attribute):
+            method = func.attr
+            no_args = not call.args and not call.keywords
+            if method in _NOARG_FLOAT_METHODS and no_args:
+                return True
+            if method == "score":
+                receiver = func.value
+                last = receiver.id if isinstance(receiver, ast.Name) else None
+                if isinstance(receiver, ast.Attribute):
+                    last = receiver.attr
+                if last is None or not is_capwords(last):
+                    return True
+            if method == "item" and no_args and self.metric_like(func.value):
+                return True
+        else:
+            return False
+        return any(_float_qualname(q, call) for q in self.imports.qualnames(func))
+
+    def metric_like(self, node: ast.expr) -> bool:
+        if isinstance(node, ast.Name):
+            return self.metric(node.id) or self.loop_variable(node.id)
+        if isinstance(node, ast.Attribute):
+            return self.metric(node.attr)
+        if isinstance(node, ast.Subscript):
+            key = node.slice
+            if (
+                isinstance(key, ast.Constant)
+                and isinstance(key.value, str)
+                and key.value.isidentifier()
+                and self.metric(key.value)
+            ):
+                return True
+            return self.metric_like(node.value)
+        return False
+
+    def loop_variable(self, name: str) -> bool:
+        if self._loop_names is None:
+            self._loop_names = self._metric_loop_names()
+        return name in self._loop_names and not any(
+            _token_in(t, self.non_metric) for t in identifier_tokens(name)
+        )
+
+    def _metric_loop_names(self) -> frozenset[str]:
+        """Names a ``for``/comprehension target binds from a metric-like iterable
+        (``_bound_from_metric``), to a fixpoint: ``for v in val_losses``,
+        ``for i, v in enumerate(val_losses)``, nested loops."""
+        loops: list[tuple[ast.expr, ast.expr]] = [
+            (n.target, n.iter) for n in self.scan.of(ast.For, ast.AsyncFor, ast.comprehension)
+        ]
+        names: set[str] = set()
+        self._loop_names = frozenset()
+        changed = True
+        while changed and loops:
+            changed = False
+            rest: list[tuple[ast.expr, ast.expr]] = []
+            for target, iterable in loops:
+                bound = self._bound_from_metric(target, iterable)
+                if bound:
+                    names.update(bound)
+                    changed = True
+                else:
+                    rest.append((target, iterable))
+            loops = rest
+            self._loop_names = frozenset(names)
+        return self._loop_names
+
+    def _bound_from_metric(self, target: ast.expr, iterable: ast.expr) -> set[str]:
+        if isinstance(target, ast.Name):
+            return {target.id} if self.metric_like(iterable) else set()
+        if not isinstance(target, (ast.Tuple, ast.List)) or not isinstance(iterable, ast.Call):
+            return set()
+        elements = target.elts
+        if any(isinstance(el, ast.Starred) for el in elements):
+            return set()
+        func = iterable.func
+        args = [a for a in iterable.args if not isinstance(a, ast.Starred)]
+        out: set[str] = set()
+        name = terminal_name(func)
+        if name == "enumerate" and len(elements) == 2 and args:
+            out |= self._bound_from_metric(elements[1], args[0])
+        if name == "zip" and len(elements) == len(args) == len(iterable.args) + len(
+            iterable.keywords
+        ):
+            for el, arg in zip(elements, args, strict=True):
+                out |= self._bound_from_metric(el, arg)
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr == "items"
+            and not iterable.args
+            and not iterable.keywords
+            and len(elements) == 2
+        ):
+            out |= self._bound_from_metric(elements[1], func.value)
+        return out
+
+    # -- exclusions (only those that certainly apply) ----------------------------------------
+    def excluded(self, node: ast.expr) -> bool:
+        """``FloatEquality._excluded``, where it holds whatever the names resolve to."""
+        if isinstance(node, _AST_EXCLUDED_SHAPES):
+            return True
+        if isinstance(node, ast.Constant):
+            value = node.value
+            if value is None or value is Ellipsis or isinstance(value, (str, bytes, bool)):
+                return True  # strings, `...`, None/True/False
+            return isinstance(value, float) and math.isinf(value)
+        if isinstance(node, ast.UnaryOp):
+            if isinstance(node.op, ast.Not):
+                return True
+            operand = node.operand
+            return (
+                isinstance(node.op, (ast.USub, ast.UAdd))
+                and isinstance(operand, ast.Constant)
+                and isinstance(operand.value, float)
+                and math.isinf(operand.value)
+            )
+        if isinstance(node, ast.Attribute):
+            if node.attr in _EXCLUDED_ATTRS:
+                return True
+            base = node.value
+            base_last = base.id if isinstance(base, ast.Name) else None
+            if isinstance(base, ast.Attribute):
+                base_last = base.attr
+            return base_last is not None and is_capwords(base_last) and node.attr.isupper()
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Attribute) and func.attr in _SIZE_METHODS:
+                return True
+            q = self.imports.certain(func)
+            if q in _EXCLUDED_CALLS:
+                return True
+            return (
+                q == "builtins.round"
+                and len(node.args) == 1
+                and not node.keywords
+                and not isinstance(node.args[0], ast.Starred)
+            )
+        if isinstance(node, ast.Subscript):
+            base = node.value
+            if isinstance(base, ast.Attribute) and base.attr in ("shape", "dtypes"):
+                return True
+            return (
+                isinstance(base, ast.Call)
+                and isinstance(base.func, ast.Attribute)
+                and base.func.attr in _SIZE_METHODS
+            )
+        return False
+
+
+#: operands ``_excluded`` always excludes: displays, comprehensions, comparisons, boolean
+#: operations and f-strings (libcst's FormattedString is string-like)
+_AST_EXCLUDED_SHAPES = (
+    ast.List, ast.Tuple, ast.Set, ast.Dict, ast.ListComp, ast.SetComp, ast.DictComp,
+    ast.GeneratorExp, ast.Compare, ast.BoolOp, ast.JoinedStr,
+)  # fmt: skip
+
+
+def _float_qualname(q: str, call: ast.Call) -> bool:
+    """``_float_evidence`` of a call whose callee resolves to ``q``."""
+    mod, _, last = q.rpartition(".")
+    if q == "builtins.float":
+        return True
+    if mod == "math":
+        return last in _MATH_FLOAT_FUNCS
+    if mod == "statistics":
+        return last in _STATISTICS_FUNCS
+    if mod == "numpy" and last in _NUMPY_REDUCTIONS:
+        return not _ast_call_arg(call, "axis", 1)
+    if q == "numpy.linalg.norm":
+        return not _ast_call_arg(call, "axis", 2)
+    if mod == "torch" and last in _TORCH_REDUCTIONS:
+        return not _ast_call_arg(call, "dim", 1)
+    if q.startswith("sklearn.metrics."):
+        return last.endswith(("_score", "_error", "_loss")) or last == "matthews_corrcoef"
+    return False
+
+
+def _ast_call_arg(call: ast.Call, keyword: str, position: int) -> bool:
+    """Whether ``call_arg(call, keyword, position)`` finds an argument."""
+    if any(kw.arg == keyword for kw in call.keywords):
+        return True
+    for i, arg in enumerate(call.args):
+        if isinstance(arg, ast.Starred):
+            return False  # *args: position unknown
+        if i == position:
+            return True
+    return False
+
+
+def _fraction(value: object) -> bool:
+    """A non-integral float literal (``float_literal`` gives a ``"fraction"``)."""
+    return isinstance(value, float) and not value.is_integer()
+
+
+# -- ast pre-scan helpers shared by the numerics gates ------------------------------------
+
+
+def _aliases_where(scan: Scan, wanted: Callable[[str], bool]) -> frozenset[str]:
+    """The local names that imports bind, with ``as``, to something whose last component
+    satisfies ``wanted``: ``avg`` for ``from numpy import mean as avg`` or
+    ``import numpy.mean as avg`` when ``wanted("mean")``."""
+    out: set[str] = set()
+    for imp in scan.of(ast.Import, ast.ImportFrom):
+        for alias in imp.names:
+            if alias.asname is not None and wanted(alias.name.rpartition(".")[2]):
+                out.add(alias.asname)
+    return frozenset(out)
+
+
+def _local_names(scan: Scan, names: Collection[str]) -> frozenset[str]:
+    """``names`` and every import alias bound to one of them (see ``_aliases_where``)."""
+    aliases = _aliases_where(scan, names.__contains__)
+    return frozenset(names) | aliases if aliases else frozenset(names)
+
+
+def _calls_named(scan: Scan, names: Collection[str]) -> list[ast.Call]:
+    """Calls whose callee's terminal name is one of ``names`` or an import alias of one."""
+    return scan.calls(*_local_names(scan, names))
+
+
+def _may_resolve_into(scan: Scan, facts: FileFacts, libs: tuple[str, ...]) -> bool:
+    """Whether a qualified name in this file can resolve into one of these top-level
+    packages: an (absolute) import of one, or a relative import in a package under one."""
+    if scan.imports_any(*libs):
+        return True
+    package_top = (facts.package or "").split(".", 1)[0]
+    for imp in scan.of(ast.ImportFrom):
+        if imp.level and (package_top in libs or (imp.module or "").split(".", 1)[0] in libs):
+            return True
+    return False
+
+
+def _bound_values(scan: Scan, wanted: Callable[[ast.expr], bool]) -> dict[str, list[ast.expr]]:
+    """``{name: [value, ...]}`` for the values ``wanted`` accepts that an assignment binds a
+    name to as a whole (the semantic model's "assign"/"annassign" bindings that are not
+    ``unpacked``): ``x = v``, ``x: T = v``, and ``a, b = v, w`` element by element."""
+    out: dict[str, list[ast.expr]] = {}
+    for a in scan.of(ast.Assign):
+        value = a.value
+        for t in a.targets:
+            if isinstance(t, ast.Name):
+                if wanted(value):
+                    out.setdefault(t.id, []).append(value)
+            elif isinstance(t, (ast.Tuple, ast.List)):
+                _bind_elements(t, value, wanted, out)
+    for an in scan.of(ast.AnnAssign):
+        if an.value is not None and isinstance(an.target, ast.Name) and wanted(an.value):
+            out.setdefault(an.target.id, []).append(an.value)
+    return out
+
+
+def _bind_elements(
+    target: ast.Tuple | ast.List,
+    value: ast.expr,
+    wanted: Callable[[ast.expr], bool],
+    out: dict[str, list[ast.expr]],
+) -> None:
+    """``Builder.assign_target``: a tuple target takes the elements of a tuple value of the
+    same length (others are unpacked, with no value of their own)."""
+    if not isinstance(value, (ast.Tuple, ast.List)) or len(value.elts) != len(target.elts):
+        return
+    for el, sub in zip(target.elts, value.elts, strict=True):
+        if isinstance(sub, ast.Starred):
+            continue
+        if isinstance(el, ast.Name):
+            if wanted(sub):
+                out.setdefault(el.id, []).append(sub)
+        elif isinstance(el, (ast.Tuple, ast.List)):
+            _bind_elements(el, sub, wanted, out)
+
+
+def _shared(scan: Scan, facts: FileFacts) -> dict[str, Any]:
+    """A per-file store for helpers several numerics gates build (import table, regions,
+    kinds), so each is built once per file. It lives in the scan's own cache (there is no
+    public per-scan memo in mllint.prescan yet)."""
+    key = f"numerics:{facts.package}"
+    cache = scan._cache
+    store = cache.get(key)
+    if store is None:
+        store = cache[key] = {}
+    return store  # type: ignore[return-value]
+
+
+def _imports_of(scan: Scan, facts: FileFacts) -> _Imports:
+    store = _shared(scan, facts)
+    found = store.get("imports")
+    if found is None:
+        found = store["imports"] = _Imports(scan, facts)
+    return found
+
+
+def _regions_of(scan: Scan, facts: FileFacts) -> _Regions:
+    store = _shared(scan, facts)
+    found = store.get("regions")
+    if found is None:
+        found = store["regions"] = _Regions(scan)
+    return found
+
+
+def _from_module(imp: ast.ImportFrom, package: str | None) -> str | None:
+    """``mllint.semantics.scopes.resolve_from_module`` on an ``ast`` node."""
+    base = imp.module or ""
+    if imp.level == 0:
+        return base
+    if package is None:
+        return None
+    parts = package.split(".") if package else []
+    if imp.level - 1 > len(parts):
+        return None
+    if imp.level > 1:
+        parts = parts[: len(parts) - (imp.level - 1)]
+    prefix = ".".join(parts)
+    if base:
+        return f"{prefix}.{base}" if prefix else base
+    return prefix or None
+
+
+class _Imports:
+    """Every qualified name an import binds to each local name, anywhere in the file (the
+    semantic model resolves names per scope; this table holds the union)."""
+
+    def __init__(self, scan: Scan, facts: FileFacts) -> None:
+        self.scan = scan
+        self.package = facts.package
+        self._table: dict[str, set[str]] | None = None
+        self._rebound: frozenset[str] | None = None
+        self._module_imports: frozenset[str] | None = None
+
+    @property
+    def table(self) -> dict[str, set[str]]:
+        if self._table is None:
+            self._table = self._build()
+        return self._table
+
+    def _build(self) -> dict[str, set[str]]:
+        scan = self.scan
+        table: dict[str, set[str]] = {}
+        for imp in scan.of(ast.Import):
+            for alias in imp.names:
+                if alias.asname is not None:
+                    table.setdefault(alias.asname, set()).add(alias.name)
+                else:
+                    top = alias.name.partition(".")[0]
+                    table.setdefault(top, set()).add(top)
+        for imp_from in scan.of(ast.ImportFrom):
+            mod = _from_module(imp_from, self.package)
+            if not mod:
+                continue  # the binding has no qualified name: nothing resolves through it
+            for alias in imp_from.names:
+                if alias.name != "*":
+                    local = alias.asname or alias.name
+                    table.setdefault(local, set()).add(f"{mod}.{alias.name}")
+        return table
+
+    def qualnames(self, expr: ast.expr) -> set[str]:
+        """What ``ctx.qualname(expr)`` may be through an import (builtins are left out)."""
+        dotted = dotted_name(expr)
+        if dotted is None:
+            return set()
+        root, _, rest = dotted.partition(".")
+        quals = self.table.get(root)
+        if not quals:
+            return set()
+        return {f"{q}.{rest}" for q in quals} if rest else set(quals)
+
+    def may_be(self, expr: ast.expr, targets: Collection[str]) -> bool:
+        """Whether ``ctx.qualname(expr)`` may be one of ``targets``; a ``builtins.X``
+        target also matches a bare, unimported ``X``."""
+        if isinstance(expr, ast.Name) and f"builtins.{expr.id}" in targets:
+            return True  # unbound in some scope (the table cannot tell)
+        return any(q in targets for q in self.qualnames(expr))
+
+    def certain(self, expr: ast.expr) -> str | None:
+        """``ctx.qualname(expr)`` when it is the same in every scope: the root name is bound
+        by nothing but imports that agree, one of them at module level (or by nothing: a
+        builtin)."""
+        dotted = dotted_name(expr)
+        if dotted is None:
+            return None
+        root, _, rest = dotted.partition(".")
+        if root in self.rebound():
+            return None
+        quals = self.table.get(root)
+        if quals is None:
+            if root in self.imported_locals():
+                return None  # bound by an import the table drops (unresolvable relative)
+            qual = f"builtins.{root}" if root in _BUILTIN_NAMES else None
+        elif len(quals) == 1 and root in self.module_imports():
+            qual = next(iter(quals))
+        else:
+            return None
+        if qual is None:
+            return None
+        return f"{qual}.{rest}" if rest else qual
+
+    def module_imports(self) -> frozenset[str]:
+        """Local names bound by imports at module level (also under if/try/with...)."""
+        if self._module_imports is None:
+            out: set[str] = set()
+            stack: list[ast.stmt] = list(self.scan.tree.body)
+            while stack:
+                stmt = stack.pop()
+                if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                    for alias in stmt.names:
+                        if alias.name != "*":
+                            out.add(alias.asname or alias.name.partition(".")[0])
+                elif not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+                        for sub in getattr(stmt, field, ()):
+                            if isinstance(sub, ast.stmt):
+                                stack.append(sub)
+                            else:  # an except handler or a match case
+                                stack.extend(sub.body)
+            self._module_imports = frozenset(out)
+        return self._module_imports
+
+    def imported_locals(self) -> frozenset[str]:
+        """Every local name any import binds (the table leaves out unresolvable ones)."""
+        return frozenset(
+            alias.asname or alias.name.partition(".")[0]
+            for imp in self.scan.of(ast.Import, ast.ImportFrom)
+            for alias in imp.names
+            if alias.name != "*"
+        )
+
+    def rebound(self) -> frozenset[str]:
+        """Names bound anywhere other than by an import (or declared global/nonlocal)."""
+        if self._rebound is None:
+            scan = self.scan
+            out = {n.id for n in scan.of(ast.Name) if type(n.ctx) is not ast.Load}
+            out.update(a.arg for a in scan.of(ast.arg))
+            out.update(d.name for d in scan.of(ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            out.update(h.name for h in scan.of(ast.ExceptHandler) if h.name)
+            for m in scan.of(ast.MatchAs, ast.MatchStar):
+                if m.name:
+                    out.add(m.name)
+            out.update(m.rest for m in scan.of(ast.MatchMapping) if m.rest)
+            for decl in scan.of(ast.Global, ast.Nonlocal):
+                out.update(decl.names)
+            self._rebound = frozenset(out)
+        return self._rebound
+
+    def calls(self, targets: Collection[str]) -> list[ast.Call]:
+        """Calls whose callee may resolve to one of ``targets``."""
+        last = {t.rpartition(".")[2] for t in targets}
+        return [c for c in _calls_named(self.scan, last) if self.may_be(c.func, targets)]
+
+
+_Pos = tuple[int, int]
+#: a node where a binding is (its start says which region binds)
+_Anchor = ast.stmt | ast.expr
+#: (where the binding is, its annotation, its value)
+_Binding = tuple[_Anchor, ast.expr | None, ast.expr | None]
+
+
+def _pos(node: ast.expr | ast.stmt) -> _Pos:
+    return (node.lineno, node.col_offset)
+
+
+class _Regions:
+    """The bodies of functions, lambdas and classes as nested source spans: a stand-in for
+    the semantic model's scopes (region 0 is the module). A body starts at its first
+    statement, so decorators, defaults and annotations belong to the enclosing region, as
+    they do in Python."""
+
+    def __init__(self, scan: Scan) -> None:
+        spans: list[tuple[_Pos, _Pos, ast.AST]] = []  # (start, end, owner)
+        for fn in scan.functions():
+            spans.append((_pos(fn.body[0]), _end(fn.body[-1]), fn))
+        for cls in scan.of(ast.ClassDef):
+            spans.append((_pos(cls.body[0]), _end(cls.body[-1]), cls))
+        for lam in scan.of(ast.Lambda):
+            spans.append((_pos(lam.body), _end(lam.body), lam))
+        spans.sort(key=lambda sp: (sp[0], (-sp[1][0], -sp[1][1])))
+        self.starts: list[_Pos] = [(0, -1)]
+        self.ends: list[_Pos] = [(1 << 30, 0)]
+        #: the FunctionDef/AsyncFunctionDef/Lambda/ClassDef whose body it is (the module)
+        self.owner: list[ast.AST] = [scan.tree]
+        self.is_class: list[bool] = [False]
+        self.parent: list[int] = [-1]
+        stack = [0]
+        for start, end, owner in spans:
+            while self.ends[stack[-1]] <= start:
+                stack.pop()
+            self.parent.append(stack[-1])
+            stack.append(len(self.starts))
+            self.starts.append(start)
+            self.ends.append(end)
+            self.owner.append(owner)
+            self.is_class.append(isinstance(owner, ast.ClassDef))
+
+    def at(self, pos: _Pos) -> int:
+        """The innermost region containing ``pos`` (a node's start: a node inside a span
+        starts before the span's end)."""
+        i = bisect_right(self.starts, pos) - 1
+        while i > 0 and self.ends[i] <= pos:
+            i = self.parent[i]
+        return max(i, 0)
+
+    def chain(self, region: int) -> Iterator[int]:
+        """The regions a name lookup from ``region`` visits (LEGB: enclosing class bodies
+        are skipped)."""
+        yield region
+        r = self.parent[region]
+        while r >= 0:
+            if not self.is_class[r]:
+                yield r
+            r = self.parent[r]
+
+
+def _target_names(target: ast.expr) -> Iterator[str]:
+    """The names an assignment or loop target binds (not those read in a subscript)."""
+    if isinstance(target, ast.Name):
+        yield target.id
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        for el in target.elts:
+            yield from _target_names(el)
+    elif isinstance(target, ast.Starred):
+        yield from _target_names(target.value)
+
+
+def _end(node: ast.expr | ast.stmt) -> _Pos:
+    return (node.end_lineno or node.lineno, node.end_col_offset or 0)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.numerics.float_equality import _calls_named, _imports_of
 from mllint.semantics import kinds as K
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import call_arg, int_value, positional_args
 
 
@@ -86,6 +93,39 @@ class FullSortForTopk(Rule):
     default_enabled = False
     fix_safety = (FixSafety.SAFE, FixSafety.UNSAFE)
     requires_text = ("sort",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a head `[:k]`/`[0:k]` or tail `[-k:]` slice of a call that may be sorted,
+        # np.sort/np.argsort/torch.sort or `.argsort(...)`, directly or, for a head, through
+        # one more subscript (`np.argsort(a)[::-1][:k]`, `torch.sort(x, ...)[0][:k]`)
+        sorts = _imports_of(scan, facts)
+        calls = {
+            id(c)
+            for c in _calls_named(scan, _AST_SORT_NAMES)
+            if (isinstance(c.func, ast.Attribute) and c.func.attr == "argsort")
+            or sorts.may_be(c.func, _AST_SORT_QUALNAMES)
+        }
+        if not calls:
+            return False
+        for sub in scan.of(ast.Subscript):
+            s = sub.slice
+            if not isinstance(s, ast.Slice) or s.step is not None:
+                continue
+            head = s.upper is not None and (s.lower is None or _ast_int(s.lower) == 0)
+            tail = (
+                s.upper is None
+                and isinstance(s.lower, ast.UnaryOp)
+                and isinstance(s.lower.op, ast.USub)
+            )
+            if not (head or tail):
+                continue
+            value = sub.value
+            if id(value) in calls:
+                return True  # sorted(x)[:k], np.argsort(a)[-k:], x.argsort(...)[:k]
+            if head and isinstance(value, ast.Subscript) and id(value.value) in calls:
+                return True  # np.argsort(a)[::-1][:k], torch.sort(x, ...)[0][:k]
+        return False
 
     def visit_Subscript(self, node: cst.Subscript) -> None:
         s = _slice(node)
@@ -261,3 +301,20 @@ class FullSortForTopk(Rule):
             if q == "torch.argsort" and pos:
                 return pos[0].value
         return None
+
+
+_AST_SORT_NAMES = frozenset({"sorted", "sort", "argsort"})
+_AST_SORT_QUALNAMES = frozenset(
+    {"builtins.sorted", "numpy.argsort", "numpy.sort", "torch.sort", "torch.argsort"}
+)
+
+
+def _ast_int(node: ast.expr) -> int | None:
+    """``int_value`` on an ``ast`` node."""
+    sign = 1
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        sign = -1 if isinstance(node.op, ast.USub) else 1
+        node = node.operand
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return sign * node.value
+    return None

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
-from mllint.semantics.context import ImportPlan
+from mllint.rules.numerics.float_equality import _bound_values, _imports_of
+from mllint.semantics.context import FileFacts, ImportPlan
 from mllint.semantics.cstutil import block_indents, code_in_block
 from mllint.semantics.walk import iter_descendants
 
@@ -62,6 +68,39 @@ class InverseThenMultiply(Rule):
     tier = 2
     fix_safety = (FixSafety.UNSAFE,)
     requires_text = ("inv",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a product (`L @ R`, np.dot/np.matmul(L, R), `L.dot(R)`) whose left operand L is a
+        # call that may resolve to an inverse with one positional argument, or a name
+        # assigned one
+        imports = _imports_of(scan, facts)
+        inverses = {
+            id(c)
+            for c in imports.calls(_INVERSES)
+            if len(c.args) == 1 and not c.keywords and not isinstance(c.args[0], ast.Starred)
+        }
+        if not inverses:
+            return False
+        stored = _bound_values(scan, lambda v: id(v) in inverses)
+
+        def inverse(e: ast.expr) -> bool:
+            return id(e) in inverses or (isinstance(e, ast.Name) and e.id in stored)
+
+        if any(type(b.op) is ast.MatMult and inverse(b.left) for b in scan.of(ast.BinOp)):
+            return True
+        for c in scan.calls("dot"):
+            if (
+                isinstance(c.func, ast.Attribute)
+                and len(c.args) == 1
+                and not c.keywords
+                and inverse(c.func.value)
+            ):
+                return True
+        return any(
+            len(c.args) == 2 and not c.keywords and inverse(c.args[0])
+            for c in imports.calls(_PRODUCT_FUNCS)
+        )
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if isinstance(node.operator, cst.MatrixMultiply):

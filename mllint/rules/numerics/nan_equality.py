@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.numerics.float_equality import _bound_values, _Imports, _imports_of
 from mllint.semantics import kinds as K
-from mllint.semantics.special_floats import PANDAS_MISSING, nan_constant
+from mllint.semantics.context import FileFacts
+from mllint.semantics.special_floats import (
+    FLOAT_CALLS,
+    NAN_QUALNAMES,
+    PANDAS_MISSING,
+    nan_constant,
+)
 
 _PANDAS_MISSING = PANDAS_MISSING
 
@@ -57,6 +69,34 @@ class NanEquality(Rule):
     tier = 1
     fix_safety = (FixSafety.UNSAFE,)
     requires_text = ("nan", "NaN", "NAN", "NA", "NaT")
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a comparison (==, !=, is, is not, or in/not in a display) with an operand that can
+        # be a NaN constant: a name or attribute that may resolve to numpy.nan, pandas.NA...,
+        # a float("nan") call, or a name assigned one of these (the rule's one hop)
+        compares = scan.of(ast.Compare)
+        if not compares:
+            return False
+        imports = _imports_of(scan, facts)
+        direct = _NanShapes(imports, frozenset())
+        hops = frozenset(_bound_values(scan, direct.nan_like))
+        shapes = _NanShapes(imports, hops) if hops else direct
+        nan_like = shapes.nan_like
+        for c in compares:
+            operands = [c.left, *c.comparators]
+            for i, op in enumerate(c.ops):
+                if isinstance(op, _AST_EQ_IS):
+                    if nan_like(operands[i]) or nan_like(operands[i + 1]):
+                        return True
+                elif isinstance(op, (ast.In, ast.NotIn)):
+                    display = operands[i + 1]
+                    if isinstance(display, (ast.List, ast.Tuple, ast.Set)) and any(
+                        nan_like(el.value if isinstance(el, ast.Starred) else el)
+                        for el in display.elts
+                    ):
+                        return True
+        return False
 
     # -- NaN constants (shared with ML101: mllint.semantics.special_floats) -----------------
     def nan_qualname(self, node: cst.CSTNode) -> str | None:
@@ -179,6 +219,33 @@ class NanEquality(Rule):
         if len(node.comparisons) != 1:
             return None
         return Fix(FixSafety.UNSAFE, [(node, _keep_parens(node, text))], plans)
+
+
+_AST_NAN_NAMES = frozenset(q.rpartition(".")[2] for q in NAN_QUALNAMES)
+_AST_EQ_IS = (ast.Eq, ast.NotEq, ast.Is, ast.IsNot)
+
+
+class _NanShapes:
+    """``nan_constant`` on ``ast`` nodes, through the file's import table."""
+
+    def __init__(self, imports: _Imports, hops: frozenset[str]) -> None:
+        self.imports = imports
+        self.hops = hops
+
+    def nan_like(self, node: ast.expr) -> bool:
+        if isinstance(node, ast.Name):
+            return node.id in self.hops or self.imports.may_be(node, NAN_QUALNAMES)
+        if isinstance(node, ast.Attribute):
+            return node.attr in _AST_NAN_NAMES and self.imports.may_be(node, NAN_QUALNAMES)
+        if isinstance(node, ast.Call) and len(node.args) == 1 and not node.keywords:
+            arg = node.args[0]
+            return (
+                isinstance(arg, ast.Constant)
+                and isinstance(arg.value, str)
+                and arg.value.strip().lower().lstrip("+-") == "nan"
+                and self.imports.may_be(node.func, FLOAT_CALLS)
+            )
+        return False
 
 
 def _keep_parens(node: cst.Comparison, text: str) -> str:

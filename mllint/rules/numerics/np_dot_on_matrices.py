@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.numerics.float_equality import _bound_values, _Imports, _imports_of
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import call_arg, int_value, positional_args
 from mllint.semantics.scopes import Scope
 
@@ -67,6 +74,36 @@ class NpDotOnMatrices(Rule):
     default_enabled = False
     fix_safety = (FixSafety.UNSAFE,)
     requires_text = ("dot",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a call that may resolve to numpy.dot with exactly two positional arguments, one of
+        # them `X.T`, `A @ B` or a name assigned a 2-D NumPy constructor call
+        imports = _imports_of(scan, facts)
+        calls = [
+            c
+            for c in imports.calls(("numpy.dot",))
+            if len(c.args) == 2
+            and not c.keywords
+            and not any(isinstance(a, ast.Starred) for a in c.args)
+        ]
+        if not calls:
+            return False
+        matrices: dict[str, list[ast.expr]] | None = None
+        for c in calls:
+            for a in c.args:
+                if (isinstance(a, ast.Attribute) and a.attr == "T") or (
+                    isinstance(a, ast.BinOp) and isinstance(a.op, ast.MatMult)
+                ):
+                    return True
+                if isinstance(a, ast.Name):
+                    if matrices is None:
+                        matrices = _bound_values(
+                            scan, lambda v: isinstance(v, ast.Call) and _ast_2d(v, imports)
+                        )
+                    if a.id in matrices:
+                        return True
+        return False
 
     def visit_Call(self, node: cst.Call) -> None:
         if self.ctx.qualname(node.func) != "numpy.dot":
@@ -137,3 +174,46 @@ class NpDotOnMatrices(Rule):
                 if size is not None and isinstance(size.value, cst.Tuple):
                     return len(size.value.elements) or None
         return None
+
+
+def _ast_2d(call: ast.Call, imports: _Imports) -> bool:
+    """``_ndim_of_call(call) == 2`` for some qualified name the callee may resolve to."""
+    pos = [a for a in call.args if not isinstance(a, ast.Starred)]
+    for q in imports.qualnames(call.func):
+        mod, _, last = q.rpartition(".")
+        if mod == "numpy":
+            if last in _SHAPE_FUNCS and pos:
+                shape = pos[0]
+                if isinstance(shape, (ast.Tuple, ast.List)) and len(shape.elts) == 2:
+                    return True
+            if last in ("eye", "identity"):
+                return True
+            if last in ("array", "asarray") and pos and _ast_depth(pos[0]) == 2:
+                return True
+        if mod == "numpy.random":
+            if (
+                last in _RANDOM_DIMS
+                and len(pos) == 2
+                and len(call.args) == 2
+                and not any(kw.arg in (None, "size") for kw in call.keywords)
+            ):
+                return True
+            if last in _SIZE_SAMPLERS:
+                for kw in call.keywords:
+                    if (
+                        kw.arg == "size"
+                        and isinstance(kw.value, ast.Tuple)
+                        and len(kw.value.elts) == 2
+                    ):
+                        return True
+    return False
+
+
+def _ast_depth(node: ast.expr) -> int:
+    d = 0
+    while isinstance(node, (ast.List, ast.Tuple)) and node.elts:
+        d += 1
+        node = node.elts[0]
+        if isinstance(node, ast.Starred):  # libcst: a StarredElement's value
+            node = node.value
+    return d

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.numerics.float_equality import _bound_values, _calls_named, _imports_of
 from mllint.semantics import kinds as K
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import block_indents, code_in_block, expression_names, int_value
 from mllint.semantics.scopes import Scope
 
@@ -220,6 +226,54 @@ class ReductionWithoutKeepdims(Rule):
         "sum", "mean", "std", "var", "max", "min", "median", "prod", "ptp", "any", "all",
         "average", "norm",
     )  # fmt: skip
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a reduction (a method of that name, or a call that may resolve to np/torch/jnp
+        # .sum...) with a literal non-leading axis and no keepdims other than False, combined
+        # by arithmetic, a comparison or an augmented assignment with (code equal to) its own
+        # array, inline or through a name assigned the reduction
+        imports = _imports_of(scan, facts)
+        reductions = {
+            id(c): c
+            for c in _calls_named(scan, _AST_REDUCTION_NAMES)
+            if _ast_reduction(c)
+            and (
+                (isinstance(c.func, ast.Attribute) and c.func.attr in _METHODS)
+                or imports.may_be(c.func, _FUNCTIONS)
+            )
+        }
+        if not reductions:
+            return False
+        # `mu = <reduction>` (the variable form)
+        bound = _bound_values(scan, lambda v: id(v) in reductions)
+        same = _SameCode()
+
+        def combined(red_side: ast.expr, other: ast.expr) -> bool:
+            """``other`` is the array of the reduction ``red_side`` is (or is bound to)."""
+            call = reductions.get(id(red_side))
+            calls = [call] if call is not None else []
+            if isinstance(red_side, ast.Name):
+                calls.extend(reductions[id(v)] for v in bound.get(red_side.id, ()))
+            return any(same(other, a) for c in calls for a in _ast_arrays(c))
+
+        for b in scan.of(ast.BinOp):
+            if type(b.op) in _AST_BINARY_OPS and (
+                combined(b.right, b.left) or combined(b.left, b.right)
+            ):
+                return True
+        for c in scan.of(ast.Compare):
+            operands = [c.left, *c.comparators]
+            for i, op in enumerate(c.ops):
+                left, right = operands[i], operands[i + 1]
+                if type(op) in _AST_COMPARE_OPS and (
+                    combined(right, left) or combined(left, right)
+                ):
+                    return True
+        return any(
+            type(g.op) in _AST_BINARY_OPS and combined(g.value, g.target)
+            for g in scan.of(ast.AugAssign)
+        )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -665,6 +719,92 @@ class ReductionWithoutKeepdims(Rule):
             )
         self.report(node, message)
         return True
+
+
+# -- the ast pre-scan -------------------------------------------------------------------------
+
+#: every name ``reduction`` accepts: the last part of a ``_FUNCTIONS`` entry or a method
+_AST_REDUCTION_NAMES = frozenset(q.rpartition(".")[2] for q in _FUNCTIONS) | _METHODS
+_AST_BINARY_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)
+_AST_COMPARE_OPS = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq)
+
+
+def _ast_reduction(call: ast.Call) -> bool:
+    """The shape of a ``Reduction``: no ``**``, no keepdims other than ``False``, and a
+    literal non-leading axis as ``axis=``/``dim=`` or as the first or second positional
+    argument."""
+    axes: list[ast.expr] = list(call.args[:2])
+    for kw in call.keywords:
+        if kw.arg is None:
+            return False
+        if kw.arg in ("keepdims", "keepdim"):
+            if not (isinstance(kw.value, ast.Constant) and kw.value.value is False):
+                return False
+        elif kw.arg in ("axis", "dim"):
+            axes.append(kw.value)
+    for node in axes:
+        values = _ast_literal_axes(node)
+        if values is not None and not _leading(values):
+            return True
+    return False
+
+
+def _ast_arrays(call: ast.Call) -> list[ast.expr]:
+    """What ``reduction`` may take as the reduced array: the receiver of a method, or the
+    ``a``/``input``/``x`` keyword or first positional argument of a function."""
+    out: list[ast.expr] = [kw.value for kw in call.keywords if kw.arg in ("a", "input", "x")]
+    if call.args and not isinstance(call.args[0], ast.Starred):
+        out.append(call.args[0])
+    if isinstance(call.func, ast.Attribute):
+        out.append(call.func.value)
+    return out
+
+
+class _SameCode:
+    """``cst_equal`` on ``ast`` nodes, at least as loose: the same code once whitespace and
+    every parenthesis are removed (``cst_equal`` drops whitespace and the parentheses around
+    expressions, so ``(a + b) * c`` equals ``a + b * c`` there; ``ast.unparse`` also forgets
+    quote styles and number spellings)."""
+
+    def __init__(self) -> None:
+        self._code: dict[int, str] = {}
+
+    def __call__(self, a: ast.expr, b: ast.expr) -> bool:
+        if isinstance(a, ast.Name) and isinstance(b, ast.Name):
+            return a.id == b.id
+        return self.code(a) == self.code(b)
+
+    def code(self, node: ast.expr) -> str:
+        found = self._code.get(id(node))
+        if found is None:
+            code = "".join(ast.unparse(node).split())
+            found = self._code[id(node)] = code.replace("(", "").replace(")", "")
+        return found
+
+
+def _ast_int(node: ast.expr) -> int | None:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        value = _ast_int(node.operand) if isinstance(node.operand, ast.Constant) else None
+        return None if value is None else (-value if isinstance(node.op, ast.USub) else value)
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    return None
+
+
+def _ast_literal_axes(node: ast.expr) -> tuple[int, ...] | None:
+    """``_literal_axes`` on an ``ast`` node."""
+    single = _ast_int(node)
+    if single is not None:
+        return (single,)
+    if isinstance(node, (ast.Tuple, ast.List)) and node.elts:
+        out: list[int] = []
+        for el in node.elts:
+            v = _ast_int(el)
+            if v is None:
+                return None
+            out.append(v)
+        return tuple(out)
+    return None
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.numerics.array_in_boolean_context import _LIST, _ND, _TENSOR, _kinds_of
+from mllint.rules.numerics.float_equality import _calls_named, _imports_of
 from mllint.semantics import kinds as K
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import block_indents, code_in_block
 
 #: functions whose every positional argument must be an int
@@ -71,6 +79,52 @@ class TrueDivisionAsSize(Rule):
     tier = 2
     fix_safety = (FixSafety.SAFE,)
     requires_text = ("/",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # a true division directly used as: an argument (or an element of a tuple/list
+        # argument) of a call that may resolve to range/islice/random.sample/np.zeros...,
+        # or of `.reshape`/`.view`; the other operand of `*` with a list or string literal;
+        # an index or slice bound of `.iloc` or of a value that may be a list/array/tensor
+        if not any(type(b.op) is ast.Div for b in scan.of(ast.BinOp)):
+            return False
+        imports = _imports_of(scan, facts)
+        for call in _calls_named(scan, _AST_SIZE_CALLS):
+            if not (
+                (isinstance(call.func, ast.Attribute) and call.func.attr in _SHAPE_METHODS)
+                or imports.may_be(call.func, _AST_SIZE_QUALNAMES)
+            ):
+                continue
+            for arg in (*call.args, *(kw.value for kw in call.keywords if kw.arg is not None)):
+                if _ast_div(arg):
+                    return True
+                if isinstance(arg, (ast.Tuple, ast.List)) and any(_ast_div(e) for e in arg.elts):
+                    return True
+        for b in scan.of(ast.BinOp):
+            if type(b.op) is ast.Mult and (
+                (_ast_div(b.left) and isinstance(b.right, _AST_REPEATED))
+                or (_ast_div(b.right) and isinstance(b.left, _AST_REPEATED))
+            ):
+                return True
+        # an index of a list, array, tensor or `.iloc`
+        kinds = None
+        for sub in scan.of(ast.Subscript):
+            index = sub.slice
+            for el in index.elts if isinstance(index, ast.Tuple) else (index,):
+                if isinstance(el, ast.Starred):  # `x[*a / 2]`: libcst's Index with a star
+                    el = el.value
+                if _ast_div(el) or (
+                    isinstance(el, ast.Slice) and (_ast_div(el.lower) or _ast_div(el.upper))
+                ):
+                    value = sub.value
+                    if isinstance(value, ast.Attribute) and value.attr == "iloc":
+                        return True
+                    if kinds is None:
+                        kinds = _kinds_of(scan, facts)
+                    if kinds.kinds_at(value) & _AST_SUBSCRIPTED:
+                        return True
+                    break
+        return False
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if not isinstance(node.operator, cst.Divide):
@@ -159,3 +213,23 @@ class TrueDivisionAsSize(Rule):
         if self.ctx.kind(value) in _SUBSCRIPT_KINDS:
             return "an index"
         return None
+
+
+# -- the ast pre-scan -------------------------------------------------------------------------
+
+#: the last part of every call ``_call_use`` accepts
+_AST_SIZE_CALLS = (
+    frozenset(q.rpartition(".")[2] for q in (*_COUNT_FUNCS, *_SHAPE_FIRST, *_SHAPE_VARARGS))
+    | _SHAPE_METHODS
+    | {"sample", "randint"}
+)
+_AST_SIZE_QUALNAMES = frozenset(
+    {*_COUNT_FUNCS, *_SHAPE_FIRST, *_SHAPE_VARARGS, "random.sample", "torch.randint"}
+)
+#: `[0] * (n / 2)`, `"-" * (w / 2)`: libcst's List, SimpleString and ConcatenatedString
+_AST_REPEATED = (ast.List, ast.Constant, ast.JoinedStr)
+_AST_SUBSCRIPTED = _LIST | _ND | _TENSOR  # `_SUBSCRIPT_KINDS`
+
+
+def _ast_div(node: ast.expr | None) -> bool:
+    return isinstance(node, ast.BinOp) and type(node.op) is ast.Div

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Option, Rule
+from mllint.rules.numerics.float_equality import _bound_values, _imports_of
 from mllint.semantics import kinds as K
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import cst_equal, expression_names, positional_args
 from mllint.semantics.walk import iter_descendants
 
@@ -69,6 +76,29 @@ class UnguardedNormalisationDivision(Rule):
     fix_safety = (FixSafety.UNSAFE,)
     options = (Option("eps", "float", 1e-12, "Lower bound the fix clamps the denominator to."),)
     requires_text = ("norm", "std", "ptp", "min(")
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # numpy or torch imported, and a division whose denominator has a denominator shape
+        # (a norm/std/ptp call, `a.max() - a.min()`, a product of those) or is a name
+        # assigned one
+        if not scan.imports_any("numpy", "torch"):
+            return False
+        divisions = [b for b in scan.of(ast.BinOp) if type(b.op) is ast.Div]
+        if not divisions:
+            return False
+        shapes = _DenominatorShapes(scan, facts)
+        bound: dict[str, list[ast.expr]] | None = None
+        for b in divisions:
+            den = b.right
+            if shapes.denominator(den):
+                return True
+            if isinstance(den, ast.Name):
+                if bound is None:
+                    bound = _bound_values(scan, shapes.denominator)
+                if den.id in bound:
+                    return True
+        return False
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if not isinstance(node.operator, cst.Divide):
@@ -229,3 +259,37 @@ def _same_args(a: cst.Call, b: cst.Call) -> bool:
         cst_equal(x.value, y.value) and (x.keyword is None) == (y.keyword is None)
         for x, y in zip(a.args, b.args, strict=True)
     )
+
+
+# -- the ast pre-scan -------------------------------------------------------------------------
+
+_AST_DENOMINATOR_FUNCS = _NORM_FUNCS | _STD_FUNCS | _PTP_FUNCS
+_AST_DENOMINATOR_METHODS = frozenset({"norm", "std", "ptp"})
+
+
+class _DenominatorShapes:
+    """The shapes of ``_denominator`` on ``ast`` nodes (names and receivers unchecked)."""
+
+    def __init__(self, scan: Scan, facts: FileFacts) -> None:
+        self.imports = _imports_of(scan, facts)
+
+    def denominator(self, d: ast.expr) -> bool:
+        if isinstance(d, ast.Call):
+            func = d.func
+            if isinstance(func, ast.Attribute) and func.attr in _AST_DENOMINATOR_METHODS:
+                return True
+            return bool(d.args) and self.imports.may_be(func, _AST_DENOMINATOR_FUNCS)
+        if isinstance(d, ast.BinOp):
+            if isinstance(d.op, ast.Sub):
+                left, right = d.left, d.right
+                return (
+                    isinstance(left, ast.Call)
+                    and isinstance(right, ast.Call)
+                    and isinstance(left.func, ast.Attribute)
+                    and isinstance(right.func, ast.Attribute)
+                    and left.func.attr == "max"
+                    and right.func.attr == "min"
+                )
+            if isinstance(d.op, ast.Mult):
+                return self.denominator(d.left) and self.denominator(d.right)
+        return False

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
+from mllint.rules.numerics.float_equality import _bound_values, _imports_of
+from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import block_indents, code_in_block, cst_equal
 
 _EXP = {"numpy.exp": "numpy", "torch.exp": "torch", "jax.numpy.exp": "numpy"}
@@ -66,6 +73,52 @@ class UnstableSoftmax(Rule):
     tier = 2
     fix_safety = (FixSafety.UNSAFE,)
     requires_text = ("exp",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # (a) `E / S` or (b) `log(S)`, with E an exp call (one positional argument, not
+        # negated) or a name assigned one, and S a sum call (np/torch/jnp.sum or `.sum()`)
+        # or, in (a), a name assigned one; in (b) the sum's operand is such an E
+        imports = _imports_of(scan, facts)
+        exps = {
+            id(c)
+            for c in imports.calls(_EXP)
+            if len(c.args) == 1
+            and not c.keywords
+            and not isinstance(c.args[0], ast.Starred)
+            and not _ast_negated(c.args[0])
+        }
+        if not exps:
+            return False
+        # sum call -> what it may sum: the first argument of np/torch/jnp.sum, the receiver
+        # of a `.sum()` method (`np.sum(e)` is both shapes: the gate cannot tell)
+        sums: dict[int, list[ast.expr]] = {}
+        for c in imports.calls(_SUM):
+            if c.args and not isinstance(c.args[0], ast.Starred):
+                sums.setdefault(id(c), []).append(c.args[0])
+        for c in scan.calls("sum"):
+            if isinstance(c.func, ast.Attribute):
+                sums.setdefault(id(c), []).append(c.func.value)
+        if not sums:
+            return False
+        exp_names = _bound_values(scan, lambda v: id(v) in exps)
+        sum_names = _bound_values(scan, lambda v: id(v) in sums)
+
+        def exp_like(e: ast.expr) -> bool:
+            return id(e) in exps or (isinstance(e, ast.Name) and e.id in exp_names)
+
+        for b in scan.of(ast.BinOp):
+            if type(b.op) is ast.Div and exp_like(b.left):
+                right = b.right
+                if id(right) in sums or (isinstance(right, ast.Name) and right.id in sum_names):
+                    return True
+        for c in imports.calls(_LOG):
+            if len(c.args) == 1 and not c.keywords:
+                arg = c.args[0]
+                summed = sums.get(id(arg.value if isinstance(arg, ast.Starred) else arg), ())
+                if any(exp_like(s) for s in summed):
+                    return True
+        return False
 
     # -- (a) softmax --------------------------------------------------------------------------
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
@@ -350,4 +403,13 @@ def _negated(e: cst.BaseExpression) -> bool:
         return True
     if isinstance(e, cst.BinaryOperation) and isinstance(e.operator, (cst.Multiply, cst.Divide)):
         return _negated(e.left)
+    return False
+
+
+def _ast_negated(e: ast.expr) -> bool:
+    """``_negated`` on an ``ast`` node: ``-A`` or ``-c * A`` / ``-c / A``."""
+    if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.USub):
+        return True
+    if isinstance(e, ast.BinOp) and isinstance(e.op, (ast.Mult, ast.Div)):
+        return _ast_negated(e.left)
     return False

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import ast
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import libcst as cst
 
+from mllint.prescan import Scan, terminal_name
 from mllint.rule import Rule
+from mllint.rules.numerics.array_in_boolean_context import _LIST, _ND, _TENSOR, _kinds_of
+from mllint.rules.numerics.float_equality import (
+    _end,
+    _local_names,
+    _may_resolve_into,
+    _pos,
+    _regions_of,
+)
 from mllint.semantics import kinds as K
+from mllint.semantics.context import FileFacts
 from mllint.semantics.walk import iter_descendants
 
 _ARRAYS = frozenset({K.NDARRAY, K.TENSOR})
@@ -55,6 +67,53 @@ class WriteToIndexingCopy(Rule):
     summary = "Writing through advanced (fancy/boolean) indexing of an array, which returns a copy"
     tier = 2
     requires_text = ("[",)
+
+    @classmethod
+    def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
+        # (a) an assignment to `A[I1][I2]` or (b) `B = A[I1]` in a function, written in
+        # place there and not otherwise used; A may be an ndarray/tensor and I1 an advanced
+        # index (a mask shape, a list, or a name that may be a list/array/tensor)
+        assigns = scan.of(ast.Assign)
+        augs = scan.of(ast.AugAssign)
+        if not (assigns or augs) or not _may_resolve_into(scan, facts, _AST_ARRAY_LIBS):
+            return False
+        masks = _local_names(scan, _AST_MASK_NAMES)
+        chained: list[tuple[ast.stmt, ast.Subscript]] = []
+        copies: list[ast.Assign] = []
+        for a in assigns:
+            for t in a.targets:
+                inner = _ast_chained(t, masks)
+                if inner is not None:
+                    chained.append((a, inner))
+            if (
+                len(a.targets) == 1
+                and isinstance(a.targets[0], ast.Name)
+                and isinstance(a.value, ast.Subscript)
+                and _ast_advanced(a.value, masks)
+            ):
+                copies.append(a)
+        for g in augs:
+            inner = _ast_chained(g.target, masks)
+            if inner is not None:
+                chained.append((g, inner))
+        if not (chained or copies):
+            return False
+        # the array (and a name index) must be able to have the kinds the rule wants
+        kinds = _kinds_of(scan, facts)
+
+        def advanced_array(stmt: ast.stmt, sub: ast.Subscript) -> bool:
+            if not kinds.kinds_in(sub.value, stmt) & _AST_ARRAYS:
+                return False
+            return _ast_advanced(sub, masks, lambda n: bool(kinds.kinds_in(n, stmt) & _AST_INDEX))
+
+        if any(advanced_array(stmt, inner) for stmt, inner in chained):
+            return True
+        copies = [
+            c for c in copies if isinstance(c.value, ast.Subscript) and advanced_array(c, c.value)
+        ]
+        if not copies:
+            return False
+        return _dead_copy_possible(scan, facts, copies, assigns, augs)
 
     # -- (a) A[I1][I2] = v -----------------------------------------------------------------------
     def visit_Assign(self, node: cst.Assign) -> None:
@@ -186,3 +245,124 @@ def _write_to(
             if isinstance(first, cst.Name) and first.value == name:
                 return first
     return None
+
+
+# -- the ast pre-scan -------------------------------------------------------------------------
+
+_AST_ARRAY_LIBS = ("numpy", "torch", "pandas")
+_AST_ARRAYS = _ND | _TENSOR  # `_ARRAYS`
+_AST_INDEX = _LIST | _ND | _TENSOR  # `_INDEX_KINDS`
+_AST_MASK_NAMES = frozenset(q.rpartition(".")[2] for q in _MASK_FUNCS)
+
+
+def _ast_chained(target: ast.expr, masks: frozenset[str]) -> ast.Subscript | None:
+    """``A[I1]`` of a target ``A[I1][I2]`` with an advanced-looking ``I1``."""
+    if (
+        isinstance(target, ast.Subscript)
+        and isinstance(target.value, ast.Subscript)
+        and _ast_advanced(target.value, masks)
+    ):
+        return target.value
+    return None
+
+
+def _ast_advanced(
+    sub: ast.Subscript, masks: frozenset[str], index_name: Callable[[ast.Name], bool] | None = None
+) -> bool:
+    """An index element of ``_advanced_index``'s shapes; a name when ``index_name`` says it
+    may be a list or an array (any name without it)."""
+    index = sub.slice
+    for el in index.elts if isinstance(index, ast.Tuple) else (index,):
+        if isinstance(el, ast.Starred):  # `A[*idx]` (libcst: an Index with a star)
+            el = el.value
+        if isinstance(el, (ast.Compare, ast.List)):
+            return True
+        if isinstance(el, ast.Name) and (index_name is None or index_name(el)):
+            return True
+        if isinstance(el, ast.UnaryOp) and isinstance(el.op, ast.Invert):
+            return True
+        if isinstance(el, ast.BinOp) and isinstance(el.op, (ast.BitAnd, ast.BitOr)):
+            return True
+        if isinstance(el, ast.Call) and terminal_name(el.func) in masks:
+            return True
+    return False
+
+
+def _subscript_base(target: ast.expr) -> str | None:
+    """``B`` for a target ``B[...]``."""
+    if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+        return target.value.id
+    return None
+
+
+def _dead_copy_possible(
+    scan: Scan,
+    facts: FileFacts,
+    copies: list[ast.Assign],
+    assigns: list[ast.Assign],
+    augs: list[ast.AugAssign],
+) -> bool:
+    """(b): some ``B = A[I1]`` in a function body has an in-place write to ``B`` in that
+    body, and every other ``B`` there is inside such a write (the rule gives up when ``B``
+    is read, or used in a nested scope)."""
+    names = {t.id for c in copies for t in c.targets if isinstance(t, ast.Name)}
+    writes: dict[str, list[ast.stmt]] = {}
+    for a in assigns:
+        base = _subscript_base(a.targets[0]) if len(a.targets) == 1 else None
+        if base in names:
+            writes.setdefault(base, []).append(a)
+    for g in augs:
+        t = g.target
+        base = t.id if isinstance(t, ast.Name) else _subscript_base(t)
+        if base in names:
+            writes.setdefault(base, []).append(g)
+    copyto = _local_names(scan, ("copyto",))
+    for e in scan.of(ast.Expr):
+        call = e.value
+        if not isinstance(call, ast.Call):
+            continue
+        func = call.func
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr in _INPLACE_METHODS
+            and isinstance(func.value, ast.Name)
+            and func.value.id in names
+        ):
+            writes.setdefault(func.value.id, []).append(e)
+        elif (
+            call.args
+            and isinstance(call.args[0], ast.Name)
+            and call.args[0].id in names
+            and terminal_name(func) in copyto
+        ):
+            writes.setdefault(call.args[0].id, []).append(e)
+    if not writes:
+        return False
+    uses: dict[str, list[ast.Name]] = {}
+    for n in scan.of(ast.Name):
+        if n.id in writes:
+            uses.setdefault(n.id, []).append(n)
+    regions = _regions_of(scan, facts)
+    for copy in copies:
+        target = copy.targets[0]
+        assert isinstance(target, ast.Name)
+        name = target.id
+        if name not in writes:
+            continue
+        r = regions.at(_pos(copy))
+        if not isinstance(regions.owner[r], (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue  # the rule wants the copy in a function's own scope
+        start, end = regions.starts[r], regions.ends[r]
+        spans = [(_pos(w), _end(w)) for w in writes[name]]
+        spans = [(s, e) for s, e in spans if start <= s < end]
+        if not spans:
+            continue
+        for n in uses[name]:
+            at = _pos(n)
+            if n is target or not start <= at < end:
+                continue
+            if not any(s <= at < e for s, e in spans):
+                break  # read (or used by a nested scope)
+        else:
+            return True
+    return False
