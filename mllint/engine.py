@@ -18,8 +18,8 @@ from typing import Any
 import libcst as cst
 
 from mllint.diagnostics import FileResult, FixInfo, TextEdit, Violation
-from mllint.positions import LineIndex, node_offsets, trim_range
-from mllint.prescan import scan_source
+from mllint.positions import LineIndex, node_offsets, statement_offsets, trim_range
+from mllint.prescan import Scan, scan_source
 from mllint.rule import Fix, FixSafety, RawViolation, Rule
 from mllint.semantics.context import FileContext, FileFacts, ImportPlan
 from mllint.semantics.cstutil import comments_in
@@ -100,11 +100,12 @@ def rules_for(
 
 def _select_rules(
     source: str, facts: FileFacts, rules: Iterable[EnabledRule], ast_gate: bool
-) -> tuple[list[EnabledRule], bool]:
+) -> tuple[list[EnabledRule], Scan | None]:
     """The two pre-scan stages: text (``requires_text``, ``requires_filename``, ``can_match``)
     then, for rules that have one, their ``ast_gate`` on CPython's ``ast`` of the file
-    (:mod:`mllint.prescan`). Also says whether CPython parsed the source (so a file no rule
-    can match needs no second parse to report syntax errors)."""
+    (:mod:`mllint.prescan`). Also returns that scan when there is one: CPython parsed the
+    source (a file no rule can match needs no second parse to report syntax errors), and its
+    line numbers let the position pass render only the statements with findings."""
     base = facts.path.rsplit("/", 1)[-1]
     out: list[EnabledRule] = []
     gated = False
@@ -121,13 +122,13 @@ def _select_rules(
         out.append(er)
         gated = gated or r.has_ast_gate()
     if not (ast_gate and gated):
-        return out, False
+        return out, None
     scan = scan_source(source)
     if scan is None:  # libcst may parse what this Python cannot; it reports syntax errors
-        return out, False
+        return out, None
     return [
         er for er in out if not er.rule.has_ast_gate() or er.rule.ast_gate(scan, facts, er.options)
-    ], True
+    ], scan
 
 
 def lint_source(source: str, request: LintRequest) -> FileResult:
@@ -139,14 +140,14 @@ def lint_source(source: str, request: LintRequest) -> FileResult:
     failed_fixes: set[tuple[str, int, str]] = set()
     passes = 0
     while True:
-        active, parsed = _select_rules(current, request.facts, request.rules, request.ast_gate)
+        active, scan = _select_rules(current, request.facts, request.rules, request.ast_gate)
         pr = _lint_pass(
             current,
             request,
             active,
             filename,
             want_edits=request.want_edits or bool(request.fix),
-            parsed=parsed,
+            scan=scan,
         )
         if pr.syntax_error is not None or not request.fix or passes >= MAX_FIX_PASSES:
             break
@@ -241,13 +242,13 @@ def _lint_pass(
     active: list[EnabledRule],
     filename: str,
     want_edits: bool,
-    parsed: bool = False,
+    scan: Scan | None = None,
 ) -> _PassResult:
     out = _PassResult()
     facts = request.facts
     if not active:
         # Nothing can fire: skip libcst entirely, but still report syntax errors.
-        if not request.syntax_errors or parsed:
+        if not request.syntax_errors or scan is not None:
             return out
         try:
             with warnings.catch_warnings():
@@ -280,7 +281,7 @@ def _lint_pass(
         targets = [r.node for r in raw]
         if want_edits:
             targets.extend(_fix_nodes(module, raw))
-        offsets = node_offsets(module, targets)
+        offsets = _offsets(module, source, scan, raw, targets)
         if "\x0c" in source or "\x0b" in source:
             # libcst drops form feeds before a line's first token: its offsets are into
             # module.code, not into the source; map them back (and never fix if we cannot)
@@ -304,6 +305,33 @@ def _lint_pass(
                 findings.append(f)
     out.findings = findings
     return out
+
+
+def _offsets(
+    module: cst.Module,
+    source: str,
+    scan: Scan | None,
+    raw: Sequence[RawViolation],
+    targets: Sequence[cst.CSTNode],
+) -> dict[int, tuple[int, int]]:
+    """Offsets of ``targets``: rendering only the module-level statements the rules were in
+    when they reported (and module-level fix anchors) when that finds them all, else the
+    whole module up to the last target."""
+    if scan is not None and "\x0c" not in source and "\x0b" not in source:
+        body = {id(stmt) for stmt in module.body}
+        statements: dict[int, cst.CSTNode] = {}
+        for r in raw:
+            if r.hint is None:
+                break
+            statements[id(r.hint)] = r.hint
+        else:
+            for node in targets:
+                if id(node) in body:
+                    statements[id(node)] = node
+            found = statement_offsets(module, source, scan.tree, targets, statements.values())
+            if found is not None:
+                return found
+    return node_offsets(module, targets)
 
 
 def run_rules(

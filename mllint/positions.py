@@ -7,8 +7,9 @@ nodes asked for (~0.2x the parse), and only for files that have something to rep
 
 from __future__ import annotations
 
+import ast
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState
@@ -67,6 +68,91 @@ def node_offsets(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> dict[int, 
     with contextlib.suppress(_AllFound):
         module._codegen(state)
     return state.ranges
+
+
+def statement_offsets(
+    module: cst.Module,
+    source: str,
+    tree: ast.Module,
+    nodes: Iterable[cst.CSTNode],
+    statements: Iterable[cst.CSTNode],
+) -> dict[int, tuple[int, int]] | None:
+    """Like :func:`node_offsets`, but renders only the given module-level ``statements``
+    (those expected to hold the nodes), each from its own start offset, found through the
+    line numbers of CPython's ``tree`` of the same source. On a file with findings in two
+    functions, this renders those two functions instead of everything up to the last one.
+
+    Returns None -- the caller then runs :func:`node_offsets` -- when a node is not inside
+    these statements, when the statements cannot be matched with ``tree``, or when a
+    rendered statement differs from the source at the offset computed for it."""
+    targets = {id(n) for n in nodes}
+    if not targets:
+        return {}
+    wanted = {id(s) for s in statements}
+    body = module.body
+    firsts = _first_lines(body, tree.body)
+    if firsts is None:
+        return None
+    index: LineIndex | None = None
+    ranges: dict[int, tuple[int, int]] = {}
+    for stmt, first in zip(body, firsts, strict=True):
+        if id(stmt) not in wanted:
+            continue
+        if index is None:
+            index = LineIndex(source)
+        if first - 1 >= len(index.starts):
+            return None
+        lead = _render(module, stmt.leading_lines)
+        start = index.starts[first - 1] - len(lead)
+        if start < 0 or not source.startswith(lead, start):
+            return None
+        state = _OffsetState(
+            default_indent=module.default_indent, default_newline=module.default_newline
+        )
+        state.offset = start
+        state.targets = targets
+        state.starts = {}
+        state.ranges = ranges
+        with contextlib.suppress(_AllFound):
+            stmt._codegen(state)
+        if not source.startswith("".join(state.tokens), start):
+            return None
+        if len(ranges) == len(targets):
+            break
+    if len(ranges) != len(targets):
+        return None
+    return ranges
+
+
+def _render(module: cst.Module, lines: Iterable[cst.EmptyLine]) -> str:
+    state = CodegenState(
+        default_indent=module.default_indent, default_newline=module.default_newline
+    )
+    for line in lines:
+        line._codegen(state)
+    return "".join(state.tokens)
+
+
+def _first_lines(body: Sequence[cst.CSTNode], stmts: Sequence[ast.stmt]) -> list[int] | None:
+    """The line of each libcst module-level statement's first token (after its leading
+    lines): a simple statement line holds one or more ``ast`` statements, a compound
+    statement one; a decorated definition starts at its first decorator."""
+    out: list[int] = []
+    i = 0
+    for stmt in body:
+        if i >= len(stmts):
+            return None
+        first = stmts[i]
+        if isinstance(stmt, cst.SimpleStatementLine):
+            i += len(stmt.body)
+        else:
+            i += 1
+        line = first.lineno
+        decorators = getattr(first, "decorator_list", None)
+        if decorators:
+            line = min(line, *(d.lineno for d in decorators))
+        out.append(line)
+    return out if i == len(stmts) else None
 
 
 def trim_range(source: str, start: int, end: int) -> tuple[int, int]:

@@ -74,6 +74,9 @@ class RawViolation:
     node: cst.CSTNode
     message: str
     fix: Fix | None
+    #: the module-level statement being walked when the rule reported: where the position
+    #: pass looks first (a hint only; a node found elsewhere costs a full pass)
+    hint: cst.CSTNode | None = None
 
 
 class Rule(cst.BatchableCSTVisitor):
@@ -104,7 +107,9 @@ class Rule(cst.BatchableCSTVisitor):
 
     # -- reporting -----------------------------------------------------------------------
     def report(self, node: cst.CSTNode, message: str, fix: Fix | None = None) -> None:
-        self.violations.append(RawViolation(self.code, self.name, node, message, fix))
+        stack = self.ctx.stack
+        hint = stack[1] if len(stack) > 1 else None
+        self.violations.append(RawViolation(self.code, self.name, node, message, fix, hint))
 
     def option(self, name: str) -> Any:
         return self.opts[name]

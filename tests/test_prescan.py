@@ -138,3 +138,30 @@ def test_decorated_and_methods() -> None:
     )
     assert sorted(n.name for n in scan.decorated("lru_cache", "cache")) == ["f", "g"]
     assert [(c.name, m.name) for c, m in scan.methods()] == [("C", "g"), ("C", "h")]
+
+
+@pytest.mark.parametrize("case", cases("bad"), ids=[c.id for c in cases("bad")])
+def test_statement_local_positions_equal_full_render(
+    case: FixtureCase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The position pass that renders only the statements holding findings gives exactly
+    the positions, edits and fixed source of rendering the whole module."""
+    import mllint.engine as engine
+
+    def run(fix: str | None) -> tuple[list[str], str | None]:
+        request = make_request(
+            settings_for(case),
+            case.virtual_path,
+            fix=fix,
+            package=case.package,
+            codes=case.select or [case.code],
+        )
+        result = lint_source(case.source, request)
+        return [
+            f"{v.line}:{v.column}-{v.end_line}:{v.end_column} {v.code} {v.fix}"
+            for v in result.violations
+        ], result.fixed_source
+
+    fast = run(None), run("unsafe")
+    monkeypatch.setattr(engine, "statement_offsets", lambda *a, **k: None)
+    assert (run(None), run("unsafe")) == fast
