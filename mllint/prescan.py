@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import ast
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Any, TypeVar, overload
 
 __all__ = ["Scan", "scan_source", "terminal_name"]
@@ -31,6 +31,7 @@ __all__ = ["Scan", "scan_source", "terminal_name"]
 _A = TypeVar("_A", bound=ast.AST)
 _B = TypeVar("_B", bound=ast.AST)
 _C = TypeVar("_C", bound=ast.AST)
+_T = TypeVar("_T")
 _AST = ast.AST
 
 #: fields never holding child nodes worth visiting (expression contexts are singletons)
@@ -105,7 +106,7 @@ class Scan:
     def __init__(self, tree: ast.Module, source: str) -> None:
         self.tree = tree
         self.source = source
-        self._cache: dict[str, object] = {}
+        self._cache: dict[Hashable, object] = {}
         by: dict[type, list[ast.AST]] = {}
         stack: list[ast.AST] = [tree]
         pop = stack.pop
@@ -131,6 +132,15 @@ class Scan:
                 elif isinstance(v, _AST):
                     append(v)
         self._by_type = by
+
+    def memo(self, key: Hashable, build: Callable[[], _T]) -> _T:
+        """``build()``, computed once per file: facts several gates share (an import table,
+        def/class spans) live as long as this scan and no longer."""
+        try:
+            return self._cache[key]  # type: ignore[return-value]
+        except KeyError:
+            value = self._cache[key] = build()
+            return value
 
     # -- nodes by type -----------------------------------------------------------------
     @overload
@@ -219,11 +229,26 @@ class Scan:
         return hit  # type: ignore[return-value]
 
     def calls(self, *names: str) -> list[ast.Call]:
-        """Calls whose callee's terminal name is one of ``names``."""
-        wanted = set(names)
-        if wanted.isdisjoint(self.called()):
-            return []
-        return [c for c in self.of(ast.Call) if terminal_name(c.func) in wanted]
+        """Calls whose callee's terminal name is one of ``names`` (from an index built once)."""
+        index = self.memo("calls-by-name", self._calls_by_name)
+        if len(names) == 1:
+            return index.get(names[0], [])
+        out: list[ast.Call] = []
+        for name in set(names):
+            out.extend(index.get(name, ()))
+        return out
+
+    def _calls_by_name(self) -> dict[str, list[ast.Call]]:
+        index: dict[str, list[ast.Call]] = {}
+        for call in self.of(ast.Call):
+            name = terminal_name(call.func)
+            if name is not None:
+                bucket = index.get(name)
+                if bucket is None:
+                    index[name] = [call]
+                else:
+                    bucket.append(call)
+        return index
 
     def decorated(self, *names: str) -> list[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef]:
         """Functions and classes with a decorator whose terminal name (``cache`` for

@@ -9,7 +9,7 @@ from typing import Any
 
 import libcst as cst
 
-from mllint.prescan import Scan, terminal_name
+from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Option, Rule
 from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import call_arg
@@ -69,10 +69,6 @@ def _may_resolve_into(scan: Scan, facts: FileFacts, *tops: str) -> bool:
     return False
 
 
-#: the last file's import bindings: (scan, package, bindings); one tuple, swapped atomically
-_LAST_BINDINGS: tuple[Scan, str | None, dict[str, frozenset[str]]] | None = None
-
-
 def _import_bindings(scan: Scan, facts: FileFacts) -> dict[str, frozenset[str]]:
     """Local name -> the qualified names its import bindings give it anywhere in the file
     (``import a.b`` binds ``a`` to ``a``; ``import a.b as c`` binds ``c`` to ``a.b``;
@@ -80,10 +76,10 @@ def _import_bindings(scan: Scan, facts: FileFacts) -> dict[str, frozenset[str]]:
     package as :mod:`mllint.semantics.scopes` does; star imports bind nothing). A name
     ``ctx.qualname`` resolves is bound only by imports in its scope, so its qualified name is
     one of these."""
-    global _LAST_BINDINGS
-    last = _LAST_BINDINGS
-    if last is not None and last[0] is scan and last[1] == facts.package:
-        return last[2]
+    return scan.memo(("sklearn.bindings", facts.package), lambda: _bindings(scan, facts))
+
+
+def _bindings(scan: Scan, facts: FileFacts) -> dict[str, frozenset[str]]:
     out: dict[str, set[str]] = {}
     for imp in scan.of(ast.Import):
         for alias in imp.names:
@@ -99,9 +95,7 @@ def _import_bindings(scan: Scan, facts: FileFacts) -> dict[str, frozenset[str]]:
         for alias in imp_from.names:
             if alias.name != "*":
                 out.setdefault(alias.asname or alias.name, set()).add(f"{mod}.{alias.name}")
-    frozen = {k: frozenset(v) for k, v in out.items()}
-    _LAST_BINDINGS = (scan, facts.package, frozen)
-    return frozen
+    return {k: frozenset(v) for k, v in out.items()}
 
 
 def _qualnames(expr: ast.AST, bindings: Mapping[str, frozenset[str]]) -> list[str]:
@@ -144,25 +138,10 @@ def _classes_based_on(
     """Classes one of whose bases may resolve to a qualified name ``accept`` takes, directly
     or through the bases of same-file classes named as bases (``ctx.class_bases``,
     ``kinds.is_torch_module_class``)."""
-    global _LAST_CLASSES
-    last = _LAST_CLASSES
-    key = (facts.package, accept)
-    if last is not None and last[0] is scan:
-        hit = last[1].get(key)
-        if hit is not None:
-            return hit
-        cache = last[1]
-    else:
-        cache = {}
-        _LAST_CLASSES = (scan, cache)
-    cache[key] = result = _classes_based_on_uncached(scan, facts, accept)
-    return result
-
-
-#: the last file's :func:`_classes_based_on` results: (scan, {(package, accept): classes})
-_LAST_CLASSES: (
-    tuple[Scan, dict[tuple[str | None, Callable[[str], bool]], list[ast.ClassDef]]] | None
-) = None
+    return scan.memo(
+        ("sklearn.classes", facts.package, accept),
+        lambda: _classes_based_on_uncached(scan, facts, accept),
+    )
 
 
 def _classes_based_on_uncached(
@@ -208,34 +187,8 @@ def _import_aliases(scan: Scan, names: Iterable[str]) -> set[str]:
     return out
 
 
-#: the last file's calls by the terminal name of their callee: (scan, {name: calls})
-_LAST_CALLS: tuple[Scan, dict[str, list[ast.Call]]] | None = None
-
-
 def _calls(scan: Scan, *names: str) -> list[ast.Call]:
-    """``scan.calls(*names)`` from an index built once per file (``Scan.calls`` walks every
-    call on each use)."""
-    global _LAST_CALLS
-    last = _LAST_CALLS
-    if last is not None and last[0] is scan:
-        index = last[1]
-    else:
-        index = {}
-        for call in scan.of(ast.Call):
-            name = terminal_name(call.func)
-            if name is not None:
-                bucket = index.get(name)
-                if bucket is None:
-                    index[name] = [call]
-                else:
-                    bucket.append(call)
-        _LAST_CALLS = (scan, index)
-    if len(names) == 1:
-        return index.get(names[0], [])
-    out: list[ast.Call] = []
-    for name in set(names):
-        out.extend(index.get(name, ()))
-    return out
+    return scan.calls(*names)
 
 
 def _named_calls(scan: Scan, names: Iterable[str]) -> list[ast.Call]:
@@ -299,20 +252,16 @@ def _class_functions(cls: ast.ClassDef) -> Iterator[ast.FunctionDef | ast.AsyncF
                 stack.extend(handler.body)
 
 
-#: the last file's def/class spans: (scan, spans sorted by start, their starts)
-_LAST_SPANS: tuple[Scan, list[tuple[_Pos, _Pos, _Pos, ast.AST]], list[_Pos]] | None = None
-
-
 def _pos(node: ast.AST) -> _Pos:
     return (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
 
 
 def _spans(scan: Scan) -> tuple[list[tuple[_Pos, _Pos, _Pos, ast.AST]], list[_Pos]]:
     """Every def and class as (start with decorators, body start, end, node), by start."""
-    global _LAST_SPANS
-    last = _LAST_SPANS
-    if last is not None and last[0] is scan:
-        return last[1], last[2]
+    return scan.memo("sklearn.spans", lambda: _build_spans(scan))
+
+
+def _build_spans(scan: Scan) -> tuple[list[tuple[_Pos, _Pos, _Pos, ast.AST]], list[_Pos]]:
     spans: list[tuple[_Pos, _Pos, _Pos, ast.AST]] = []
     for node in scan.of(ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
         first = node.body[0]
@@ -322,7 +271,6 @@ def _spans(scan: Scan) -> tuple[list[tuple[_Pos, _Pos, _Pos, ast.AST]], list[_Po
         spans.append((start, body_start, end, node))
     spans.sort(key=lambda s: s[0])
     starts = [s[0] for s in spans]
-    _LAST_SPANS = (scan, spans, starts)
     return spans, starts
 
 
