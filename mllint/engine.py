@@ -8,6 +8,7 @@ the rules that handle its type -> positions for reported nodes only -> suppressi
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 import sys
 import warnings
@@ -320,18 +321,76 @@ def _offsets(
     if scan is not None and "\x0c" not in source and "\x0b" not in source:
         body = {id(stmt) for stmt in module.body}
         statements: dict[int, cst.CSTNode] = {}
+        unplaced: set[int] = set()
+        reported: set[int] = set()
         for r in raw:
-            if r.hint is None:
-                break
-            statements[id(r.hint)] = r.hint
-        else:
-            for node in targets:
-                if id(node) in body:
-                    statements[id(node)] = node
-            found = statement_offsets(module, source, scan.tree, targets, statements.values())
-            if found is not None:
-                return found
+            if r.hint is not None:
+                statements[id(r.hint)] = r.hint
+                reported.add(id(r.node))
+        for node in targets:
+            if id(node) in body:
+                statements[id(node)] = node
+            elif id(node) not in reported:
+                # reported after the walk (from ``finish``), or a fix's other node
+                unplaced.add(id(node))
+        whole = id(module) in unplaced  # a fix rewriting the module spans all of it
+        unplaced.discard(id(module))
+        if unplaced:
+            statements.update(_statements_holding(module, unplaced, list(statements.values())))
+        inner = [n for n in targets if n is not module] if whole else targets
+        found = statement_offsets(module, source, scan.tree, inner, statements.values())
+        if found is not None:
+            if whole:  # libcst round-trips the source exactly (no form feeds here)
+                found[id(module)] = (0, len(source))
+            return found
     return node_offsets(module, targets)
+
+
+_ALL_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _all_fields(t: type) -> tuple[str, ...]:
+    """Every field of a node class, whitespace and punctuation included (a fix may replace
+    an operator or a comma)."""
+    names = _ALL_FIELDS.get(t)
+    if names is None:
+        names = _ALL_FIELDS[t] = tuple(f.name for f in dataclasses.fields(t))
+    return names
+
+
+def _statements_holding(
+    module: cst.Module, ids: set[int], likely: Sequence[cst.CSTNode]
+) -> dict[int, cst.CSTNode]:
+    """The module-level statements whose subtrees hold the nodes with these ids (a read-only
+    search, several times cheaper than rendering the code, through the ``likely`` statements
+    first; it stops once all are found)."""
+    out: dict[int, cst.CSTNode] = {}
+    left = set(ids)
+    node_types = _NODE_TYPES
+    seen = {id(s) for s in likely}
+    for stmt in [*likely, *(s for s in module.body if id(s) not in seen)]:
+        stack: list[Any] = [stmt]
+        hit = False
+        while stack:
+            node = stack.pop()
+            if id(node) in left:
+                left.discard(id(node))
+                hit = True
+                if not left:
+                    break
+            for name in _all_fields(type(node)):
+                value = getattr(node, name)
+                if type(value) in node_types:
+                    stack.append(value)
+                elif type(value) is tuple or type(value) is list:
+                    stack.extend(v for v in value if isinstance(v, _CSTNode))
+                elif isinstance(value, _CSTNode):
+                    stack.append(value)
+        if hit:
+            out[id(stmt)] = stmt
+        if not left:
+            break
+    return out
 
 
 def run_rules(
