@@ -23,10 +23,16 @@ from __future__ import annotations
 
 import ast
 import warnings
-from collections.abc import Callable, Hashable, Iterable, Iterator
-from typing import Any, TypeVar, overload
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from typing import Any, Literal, TypeVar, overload
 
-__all__ = ["Scan", "scan_source", "terminal_name"]
+__all__ = [
+    "Scan",
+    "absolute_module",
+    "qualified_names",
+    "scan_source",
+    "terminal_name",
+]
 
 _A = TypeVar("_A", bound=ast.AST)
 _B = TypeVar("_B", bound=ast.AST)
@@ -96,6 +102,48 @@ def dotted_name(expr: ast.AST) -> str | None:
         return None
     parts.append(expr.id)
     return ".".join(reversed(parts))
+
+
+def absolute_module(module: str | None, level: int, package: str | None) -> str | None:
+    """The absolute module of ``from <level dots><module> import ...`` in a file of package
+    ``package`` (``""``: a top-level module; None: unknown, so relative imports resolve to
+    nothing). None when it cannot be resolved. :func:`mllint.semantics.scopes.resolve_from_module`
+    (libcst) and the ``ast`` gates both use this."""
+    base = module or ""
+    if level == 0:
+        return base
+    if package is None:
+        return None
+    parts = package.split(".") if package else []
+    if level - 1 > len(parts):
+        return None
+    if level > 1:
+        parts = parts[: len(parts) - (level - 1)]
+    prefix = ".".join(parts)
+    if base:
+        return f"{prefix}.{base}" if prefix else base
+    return prefix or None
+
+
+def qualified_names(
+    expr: ast.AST, bindings: Mapping[str, Iterable[str]], *, builtins: bool = False
+) -> list[str]:
+    """The qualified names ``ctx.qualname`` may give a Name/Attribute chain, its root name
+    looked up in ``bindings`` (see :meth:`Scan.import_bindings`); with ``builtins``, also
+    ``builtins.<root>...`` (an unbound name). ``[]`` for any other expression."""
+    parts: list[str] = []
+    while isinstance(expr, ast.Attribute):
+        parts.append(expr.attr)
+        expr = expr.value
+    if not isinstance(expr, ast.Name):
+        return []
+    bases = list(bindings.get(expr.id, ()))
+    if builtins:
+        bases.append(f"builtins.{expr.id}")
+    if not parts:
+        return bases
+    tail = "".join(f".{p}" for p in reversed(parts))
+    return [b + tail for b in bases]
 
 
 class Scan:
@@ -196,6 +244,75 @@ class Scan:
                         add(base + sep + alias.name)
             hit = self._cache["imported"] = frozenset(mods)
         return hit  # type: ignore[return-value]
+
+    def import_bindings(
+        self, package: str | None, *, relative: Literal["package", "suffix"] = "package"
+    ) -> dict[str, frozenset[str]]:
+        """Local name -> every qualified name an import anywhere in the file binds it to (the
+        semantic model resolves names per scope; this is the union over scopes).
+
+        ``import a.b`` binds ``a`` to ``a``; ``import a.b as c`` binds ``c`` to ``a.b``;
+        ``from m import x as y`` binds ``y`` to ``m.x``; star imports bind nothing. A relative
+        ``from`` import, with ``relative="package"``, is resolved with ``package`` as
+        :mod:`mllint.semantics.scopes` does (one that does not resolve binds nothing); with
+        ``relative="suffix"`` it gives ``.m.x`` whatever its level (a leading dot: "any
+        qualified name equal to ``m.x`` or ending in ``.m.x``"), and ``package`` is unused.
+        Do not mutate the result: it is shared by every gate on the file."""
+        if relative == "suffix":
+            return self.memo(
+                ("import-bindings", "suffix"), lambda: self._import_bindings(None, True)
+            )
+        return self.memo(
+            ("import-bindings", "package", package), lambda: self._import_bindings(package, False)
+        )
+
+    def _import_bindings(self, package: str | None, suffix: bool) -> dict[str, frozenset[str]]:
+        table: dict[str, set[str]] = {}
+        for imp in self.of(ast.Import):
+            for alias in imp.names:
+                if alias.asname:
+                    table.setdefault(alias.asname, set()).add(alias.name)
+                else:
+                    top = alias.name.split(".", 1)[0]
+                    table.setdefault(top, set()).add(top)
+        for imp_from in self.of(ast.ImportFrom):
+            if suffix:
+                mod: str | None = imp_from.module or ""
+                if imp_from.level:
+                    mod = "." + mod if mod else ""
+            else:
+                mod = absolute_module(imp_from.module, imp_from.level or 0, package)
+                if not mod:
+                    continue  # the binding has no qualified name: nothing resolves through it
+            for alias in imp_from.names:
+                if alias.name != "*":
+                    qual = f"{mod}.{alias.name}" if mod else f".{alias.name}"
+                    table.setdefault(alias.asname or alias.name, set()).add(qual)
+        return {k: frozenset(v) for k, v in table.items()}
+
+    def as_names(self) -> dict[str, frozenset[str]]:
+        """``{local: terminal names}`` for every ``as`` import: ``from m import name as
+        local`` and ``import m.name as local`` give ``local -> {name}``."""
+        return self.memo("as-names", self._as_names)
+
+    def _as_names(self) -> dict[str, frozenset[str]]:
+        out: dict[str, set[str]] = {}
+        for imp in self.of(ast.ImportFrom):
+            for a in imp.names:
+                if a.asname is not None:
+                    out.setdefault(a.asname, set()).add(a.name)
+        for imp_ in self.of(ast.Import):
+            for a in imp_.names:
+                if a.asname is not None:
+                    out.setdefault(a.asname, set()).add(a.name.rpartition(".")[2])
+        return {k: frozenset(v) for k, v in out.items()}
+
+    def import_aliases(self, names: frozenset[str]) -> frozenset[str]:
+        """The local names that may refer to one of ``names`` (terminal names, scopes and
+        modules ignored): the names themselves and the ``as`` names of ``from m import name
+        as x`` / ``import m.name as x``."""
+        extra = [local for local, terms in self.as_names().items() if not terms.isdisjoint(names)]
+        return names.union(extra) if extra else names
 
     def imports_any(self, *modules: str) -> bool:
         """True when one of these (dotted) modules, or a submodule of one, is imported."""

@@ -4,49 +4,9 @@ then flags, at the asserted lines)."""
 
 from __future__ import annotations
 
-import textwrap
-from pathlib import Path
-from typing import Any
-
-from mllint.api import check_source, make_request
-from mllint.config import Settings, settings_from_toml
-from mllint.engine import rules_for
-
-
-def _settings(config: dict[str, Any] | None) -> Settings:
-    if not config:
-        return Settings()
-    return settings_from_toml({"tool": {"mllint": config}}, Path("pyproject.toml"))
-
-
-def _gated(
-    src: str,
-    code: str,
-    path: str = "pkg/mod.py",
-    config: dict[str, Any] | None = None,
-    package: str | None = None,
-) -> bool:
-    """Whether the pre-scan (text stage and ast gate) lets ``code`` run on ``src``."""
-    request = make_request(_settings(config), path, package=package, codes=[code])
-    return code in [
-        er.rule.code for er in rules_for(textwrap.dedent(src), request.facts, request.rules)
-    ]
-
-
-def _lines(
-    src: str,
-    code: str,
-    path: str = "pkg/mod.py",
-    config: dict[str, Any] | None = None,
-    package: str | None = None,
-) -> list[int]:
-    """The lines ``code`` reports on ``src`` (the gate must let it through first)."""
-    assert _gated(src, code, path, config, package)
-    settings = _settings(config) if config else None
-    result = check_source(
-        textwrap.dedent(src), path, settings=settings, select=[code], package=package
-    )
-    return [v.line for v in result.violations if v.code == code]
+from mllint.api import make_request
+from mllint.config import Settings
+from tests.prescan_support import gated, gated_lines, settings_from
 
 
 def test_default_off_rules_need_codes() -> None:
@@ -84,7 +44,7 @@ def test_ml801_rejects_io_outside_the_async_body() -> None:
         async def reader(read_csv, path):
             return read_csv(path)  # a parameter, not pandas' function
         """
-    assert not _gated(src, "ML801")
+    assert not gated(src, "ML801")
 
 
 def test_ml801_rejects_unimported_receivers() -> None:
@@ -94,7 +54,7 @@ def test_ml801_rejects_unimported_receivers() -> None:
             np.save(path, frame)
             return frame
         """
-    assert not _gated(src, "ML801")
+    assert not gated(src, "ML801")
 
 
 def test_ml801_accepts_aliases_defaults_decorators_and_nested_async() -> None:
@@ -120,7 +80,7 @@ def test_ml801_accepts_aliases_defaults_decorators_and_nested_async() -> None:
 
             return Handlers, outer
         """
-    assert _lines(src, "ML801") == [10, 13, 17]
+    assert gated_lines(src, "ML801") == [10, 13, 17]
 
 
 def test_ml801_accepts_option_names_through_relative_imports() -> None:
@@ -132,8 +92,8 @@ def test_ml801_accepts_option_names_through_relative_imports() -> None:
             app.state.model = load_ckpt("ckpt/latest")
         """
     config = {"blocking-io-in-async": {"extend-blocking-calls": ["mlserve.io.load_checkpoint"]}}
-    assert not _gated(src, "ML801", package="mlserve")
-    assert _lines(src, "ML801", config=config, package="mlserve") == [5]
+    assert not gated(src, "ML801", package="mlserve")
+    assert gated_lines(src, "ML801", settings=settings_from(config), package="mlserve") == [5]
 
 
 # -- ML802 unawaited-coroutine --------------------------------------------------------------------
@@ -174,7 +134,7 @@ def test_ml802_rejects_awaited_scheduled_and_decorated_coroutines() -> None:
             Client().close()
             return task
         """
-    assert not _gated(src, "ML802")
+    assert not gated(src, "ML802")
 
 
 def test_ml802_accepts_aliases_and_methods_under_if() -> None:
@@ -193,7 +153,7 @@ def test_ml802_accepts_aliases_and_methods_under_if() -> None:
                 this.flush()
                 nap(0.5)
         """
-    assert _lines(src, "ML802") == [12, 13]
+    assert gated_lines(src, "ML802") == [12, 13]
 
 
 # -- ML803 process-start-without-main-guard -------------------------------------------------------
@@ -225,7 +185,7 @@ def test_ml803_rejects_guarded_and_thread_only_starts() -> None:
         else:
             worker = mp.Process(target=main)
         """
-    assert not _gated(src, "ML803")
+    assert not gated(src, "ML803")
 
 
 def test_ml803_accepts_aliases_contexts_and_non_guard_blocks() -> None:
@@ -245,7 +205,7 @@ def test_ml803_accepts_aliases_contexts_and_non_guard_blocks() -> None:
         elif sys.platform == "linux":
             [ctx.Process(target=print).start() for _ in range(2)]
         """
-    assert _lines(src, "ML803") == [7, 12, 14]
+    assert gated_lines(src, "ML803") == [7, 12, 14]
 
 
 # -- ML804 unpicklable-process-target -------------------------------------------------------------
@@ -270,7 +230,7 @@ def test_ml804_rejects_thread_pools_and_top_level_functions() -> None:
                     c = list(threads.map(lambda x: x + 1, configs))
                 return a, b, c
         """
-    assert not _gated(src, "ML804")
+    assert not gated(src, "ML804")
 
 
 def test_ml804_accepts_partial_alias_context_process_and_positional_target() -> None:
@@ -289,7 +249,7 @@ def test_ml804_accepts_partial_alias_context_process_and_positional_target() -> 
                 pool.apply_async(func=bind(lambda a, k: a * k, k=2), args=(3,))
             return proc
         """
-    assert _lines(src, "ML804") == [10, 12]
+    assert gated_lines(src, "ML804") == [10, 12]
 
 
 # -- ML805 process-worker-mutates-global ----------------------------------------------------------
@@ -318,7 +278,7 @@ def test_ml805_rejects_thread_workers_pure_workers_and_sklearn_parallel() -> Non
             Parallel(n_jobs=2)(delayed(record)(x) for x in xs)
             record(out)
         """
-    assert not _gated(src, "ML805")
+    assert not gated(src, "ML805")
 
 
 def test_ml805_accepts_joblib_alias_and_mutations_in_comprehensions() -> None:
@@ -338,7 +298,7 @@ def test_ml805_accepts_joblib_alias_and_mutations_in_comprehensions() -> None:
         def run(chunks):
             jl.Parallel(n_jobs=2)([jl.delayed(tally)(c) for c in chunks])
         """
-    assert _lines(src, "ML805") == [9, 10]
+    assert gated_lines(src, "ML805") == [9, 10]
 
 
 # -- ML806 unlocked-shared-update-in-thread -------------------------------------------------------
@@ -367,7 +327,7 @@ def test_ml806_rejects_local_counters_and_non_thread_functions() -> None:
             bump()
             return t
         """
-    assert not _gated(src, "ML806")
+    assert not gated(src, "ML806")
 
 
 def test_ml806_accepts_timer_alias_bound_method_and_keyword_function() -> None:
@@ -385,7 +345,7 @@ def test_ml806_accepts_timer_alias_bound_method_and_keyword_function() -> None:
             def start(self):
                 Delay(1.0, function=self.tick).start()
         """
-    assert _lines(src, "ML806") == [9]
+    assert gated_lines(src, "ML806") == [9]
 
 
 # -- ML807 executor-never-shut-down ---------------------------------------------------------------
@@ -404,7 +364,7 @@ def test_ml807_rejects_module_level_with_items_and_attributes() -> None:
                 with ThreadPoolExecutor() as ex:
                     return list(ex.map(abs, xs))
         """
-    assert not _gated(src, "ML807")
+    assert not gated(src, "ML807")
 
 
 def test_ml807_accepts_context_pools_in_async_and_nested_defs() -> None:
@@ -426,7 +386,7 @@ def test_ml807_accepts_context_pools_in_async_and_nested_defs() -> None:
             pool = mp.get_context("spawn").Pool(2)
             return pool.map(abs, rows)
         """
-    assert _lines(src, "ML807") == [8, 15]
+    assert gated_lines(src, "ML807") == [8, 15]
 
 
 # -- ML808 get-event-loop-in-coroutine ------------------------------------------------------------
@@ -443,7 +403,7 @@ def test_ml808_rejects_sync_defs_lambdas_and_other_receivers() -> None:
             get = lambda: asyncio.get_event_loop()
             return get, self.get_event_loop()
         """
-    assert not _gated(src, "ML808")
+    assert not gated(src, "ML808")
 
 
 def test_ml808_accepts_aliases_methods_and_nested_defaults() -> None:
@@ -461,7 +421,7 @@ def test_ml808_accepts_aliases_methods_and_nested_defaults() -> None:
 
             return Service
         """
-    assert _lines(src, "ML808") == [7]
+    assert gated_lines(src, "ML808") == [7]
 
 
 # -- ML809 except-star-around-gather --------------------------------------------------------------
@@ -482,7 +442,7 @@ def test_ml809_rejects_return_exceptions_nested_gathers_and_plain_except() -> No
             except ValueError:
                 pass
         """
-    assert not _gated(src, "ML809")
+    assert not gated(src, "ML809")
 
 
 def test_ml809_accepts_aliases_annotations_and_false_flag() -> None:
@@ -497,7 +457,7 @@ def test_ml809_accepts_aliases_annotations_and_false_flag() -> None:
                 results = list(eg.exceptions)
             return results
         """
-    assert _lines(src, "ML809") == [6]
+    assert gated_lines(src, "ML809") == [6]
 
 
 # -- ML981 sequential-await-in-loop ---------------------------------------------------------------
@@ -512,7 +472,7 @@ def test_ml981_rejects_async_for_ordered_streams_and_loop_invariant_calls() -> N
                 await client.fetch(item)
             return out
         """
-    assert not _gated(src, "ML981")
+    assert not gated(src, "ML981")
 
 
 def test_ml981_accepts_nested_targets_and_keyword_arguments() -> None:
@@ -525,7 +485,7 @@ def test_ml981_accepts_nested_targets_and_keyword_arguments() -> None:
             nested = [await client.embed(t) for g in groups for t in g]
             return out, nested
         """
-    assert _lines(src, "ML981") == [4, 6]
+    assert gated_lines(src, "ML981") == [4, 6]
 
 
 # -- ML982 lock-held-across-await -----------------------------------------------------------------
@@ -548,7 +508,7 @@ def test_ml982_rejects_locks_without_awaits_and_semaphores() -> None:
                 cache[key] = value
             return value
         """
-    assert not _gated(src, "ML982")
+    assert not gated(src, "ML982")
 
 
 def test_ml982_accepts_aliased_lock_on_self() -> None:
@@ -564,7 +524,7 @@ def test_ml982_accepts_aliased_lock_on_self() -> None:
                 async with self._mu:
                     return await fetch(key)
         """
-    assert _lines(src, "ML982") == [9]
+    assert gated_lines(src, "ML982") == [9]
 
 
 # -- ML983 unbounded-queue ------------------------------------------------------------------------
@@ -579,7 +539,7 @@ def test_ml983_rejects_bounded_star_args_and_manager_queues() -> None:
         results = queue.PriorityQueue(**{"maxsize": 0})
         shared = mp.Manager().Queue()
         """
-    assert not _gated(src, "ML983")
+    assert not gated(src, "ML983")
 
 
 def test_ml983_accepts_aliases_and_non_positive_literals() -> None:
@@ -590,7 +550,7 @@ def test_ml983_accepts_aliases_and_non_positive_literals() -> None:
         stack = Stack(maxsize=-1)
         inbox = multiprocessing.Queue(0)
         """
-    assert _lines(src, "ML983") == [4, 5]
+    assert gated_lines(src, "ML983") == [4, 5]
 
 
 def test_ml803_accepts_look_alike_main_guards() -> None:
@@ -604,4 +564,4 @@ def test_ml803_accepts_look_alike_main_guards() -> None:
         if "__main__" == __name__:
             PPE().submit(print)
         """
-    assert _lines(src, "ML803") == [4]
+    assert gated_lines(src, "ML803") == [4]

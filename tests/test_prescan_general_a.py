@@ -3,52 +3,9 @@ rejects, and unusual spellings of each trigger that it must let through (and the
 
 from __future__ import annotations
 
-import textwrap
-from pathlib import Path
-from typing import Any
-
-from mllint.api import check_source, make_request
-from mllint.config import Settings, settings_from_toml
-from mllint.engine import rules_for
-
-
-def _settings(config: dict[str, Any] | None) -> Settings | None:
-    if not config:
-        return None
-    return settings_from_toml({"tool": {"mllint": config}}, Path("pyproject.toml"))
-
-
-def _gated(
-    src: str,
-    code: str,
-    path: str = "pkg/mod.py",
-    config: dict[str, Any] | None = None,
-    package: str | None = None,
-) -> bool:
-    """Whether the pre-scan (text stage and ast gate) lets ``code`` run on ``src``."""
-    request = make_request(_settings(config) or Settings(), path, package=package, codes=[code])
-    return code in [
-        er.rule.code for er in rules_for(textwrap.dedent(src), request.facts, request.rules)
-    ]
-
-
-def _lines(
-    src: str,
-    code: str,
-    path: str = "pkg/mod.py",
-    config: dict[str, Any] | None = None,
-    package: str | None = None,
-) -> list[int]:
-    result = check_source(
-        textwrap.dedent(src), path, settings=_settings(config), select=[code], package=package
-    )
-    return [v.line for v in result.violations if v.code == code]
-
-
-def _both(src: str, code: str, **kw: Any) -> list[int]:
-    """The rule's lines, after checking that the gate lets the source through."""
-    assert _gated(src, code, **kw)
-    return _lines(src, code, **kw)
+from mllint.api import make_request
+from mllint.config import Settings
+from tests.prescan_support import gated, gated_lines, settings_from
 
 
 def test_default_request_has_the_default_on_rules() -> None:
@@ -82,7 +39,7 @@ def test_ml002_rejects_cache_decorators_not_from_functools() -> None:
             def cache(self):
                 return {}
         """
-    assert not _gated(src, "ML002")
+    assert not gated(src, "ML002")
 
 
 def test_ml002_accepts_an_aliased_cache_on_an_async_method_under_if() -> None:
@@ -98,7 +55,7 @@ def test_ml002_accepts_an_aliased_cache_on_an_async_method_under_if() -> None:
                 async def fetch(self, key):
                     return key
         """
-    assert _both(src, "ML002") == [8]
+    assert gated_lines(src, "ML002") == [8]
 
 
 def test_ml002_accepts_a_relative_import_resolved_through_the_package() -> None:
@@ -112,8 +69,8 @@ def test_ml002_accepts_a_relative_import_resolved_through_the_package() -> None:
             def rows(self):
                 return []
         """
-    assert _both(src, "ML002", path="functools/mod.py", package="functools") == [5]
-    assert not _gated(src, "ML002", path="mylib/mod.py", package="mylib")
+    assert gated_lines(src, "ML002", path="functools/mod.py", package="functools") == [5]
+    assert not gated(src, "ML002", path="mylib/mod.py", package="mylib")
 
 
 # -- ML003 cache-unhashable-argument -----------------------------------------------------------
@@ -135,7 +92,7 @@ def test_ml003_rejects_unannotated_cached_functions_never_called() -> None:
 
         LOADERS = {"npy": load}
         """
-    assert not _gated(src, "ML003")
+    assert not gated(src, "ML003")
 
 
 def test_ml003_accepts_a_nested_cached_function_of_a_module_alias() -> None:
@@ -161,7 +118,7 @@ def test_ml003_accepts_a_nested_cached_function_of_a_module_alias() -> None:
         def run():
             return score([1, 2, 3])
         """
-    assert _both(src, "ML003") == [8, 20]
+    assert gated_lines(src, "ML003") == [8, 20]
 
 
 # -- ML004 impure-cached-function --------------------------------------------------------------
@@ -180,7 +137,7 @@ def test_ml004_rejects_cached_functions_with_other_cache_libraries() -> None:
 
         square = functools.partial(pow, exp=2)
         """
-    assert not _gated(src, "ML004")
+    assert not gated(src, "ML004")
 
 
 def test_ml004_accepts_an_aliased_cache_under_staticmethod() -> None:
@@ -195,7 +152,7 @@ def test_ml004_accepts_an_aliased_cache_under_staticmethod() -> None:
             def stamp(key):
                 return key, clock.time()
         """
-    assert _both(src, "ML004") == [9]
+    assert gated_lines(src, "ML004") == [9]
 
 
 # -- ML005 decorator-missing-wraps -------------------------------------------------------------
@@ -233,7 +190,7 @@ def test_ml005_rejects_wrapped_wrappers_and_closures_not_calling_a_parameter() -
             y = x
             return y
         """
-    assert not _gated(src, "ML005")
+    assert not gated(src, "ML005")
 
 
 def test_ml005_accepts_an_async_wrapper_in_a_method_factory() -> None:
@@ -248,7 +205,7 @@ def test_ml005_accepts_an_async_wrapper_in_a_method_factory() -> None:
 
                 return decorate
         """
-    assert _both(src, "ML005") == [4]
+    assert gated_lines(src, "ML005") == [4]
 
 
 # -- ML006 dataclass-mutable-default -----------------------------------------------------------
@@ -271,7 +228,7 @@ def test_ml006_rejects_other_dataclass_libraries_and_immutable_fields() -> None:
         class Payload:
             ids: list = []
         """
-    assert not _gated(src, "ML006")
+    assert not gated(src, "ML006")
 
 
 def test_ml006_accepts_a_module_alias_on_a_class_nested_in_a_function() -> None:
@@ -287,7 +244,7 @@ def test_ml006_accepts_a_module_alias_on_a_class_nested_in_a_function() -> None:
 
             return Batch
         """
-    assert _both(src, "ML006") == [7, 8]
+    assert gated_lines(src, "ML006") == [7, 8]
 
 
 # -- ML007 class-attribute-mutated-via-self ----------------------------------------------------
@@ -305,7 +262,7 @@ def test_ml007_rejects_shared_names_immutable_attributes_and_rebinding() -> None
                 self.features = list(self.FEATURES)
                 self.features.append(name)
         """
-    assert not _gated(src, "ML007")
+    assert not gated(src, "ML007")
 
 
 def test_ml007_accepts_an_option_pattern_and_an_aliased_numpy_constructor() -> None:
@@ -322,8 +279,8 @@ def test_ml007_accepts_an_option_pattern_and_an_aliased_numpy_constructor() -> N
                 self.data[i] = 1.0
         """
     cfg = {"class-attribute-mutated-via-self": {"shared-name-pattern": "^_shared"}}
-    assert _both(src, "ML007", config=cfg) == [9, 10]
-    assert _both(src, "ML007") == [10]
+    assert gated_lines(src, "ML007", settings=settings_from(cfg)) == [9, 10]
+    assert gated_lines(src, "ML007") == [10]
 
 
 # -- ML008 shared-dict-mutated-via-alias -------------------------------------------------------
@@ -350,7 +307,7 @@ def test_ml008_rejects_copies_registries_and_module_level_mutation() -> None:
             local.update(a=1)
             return local
         """
-    assert not _gated(src, "ML008")
+    assert not gated(src, "ML008")
 
 
 def test_ml008_accepts_a_container_bound_in_a_try_block_and_an_async_alias() -> None:
@@ -366,7 +323,7 @@ def test_ml008_accepts_a_container_bound_in_a_try_block_and_an_async_alias() -> 
             cfg |= over
             return cfg
         """
-    assert _both(src, "ML008") == [9]
+    assert gated_lines(src, "ML008") == [9]
 
 
 def test_ml008_accepts_direct_mutation_of_a_name_matching_the_option() -> None:
@@ -377,9 +334,9 @@ def test_ml008_accepts_direct_mutation_of_a_name_matching_the_option() -> None:
         def tweak():
             BASE_OPTS["k"] = 1
         """
-    assert not _gated(src, "ML008")
+    assert not gated(src, "ML008")
     cfg = {"shared-dict-mutated-via-alias": {"default-name-pattern": "^BASE_"}}
-    assert _both(src, "ML008", config=cfg) == [5]
+    assert gated_lines(src, "ML008", settings=settings_from(cfg)) == [5]
 
 
 # -- ML009 counter-on-string -------------------------------------------------------------------
@@ -395,7 +352,7 @@ def test_ml009_rejects_tokenised_and_unbound_arguments() -> None:
             counts.update(w for w in tokens)
             return Counter(" ".split()), counts
         """
-    assert not _gated(src, "ML009")
+    assert not gated(src, "ML009")
 
 
 def test_ml009_accepts_update_on_an_aliased_module_counter_and_annotated_params() -> None:
@@ -414,7 +371,7 @@ def test_ml009_accepts_update_on_an_aliased_module_counter_and_annotated_params(
         def tally(text: str):
             return Tally(text)
         """
-    assert _both(src, "ML009") == [8, 13]
+    assert gated_lines(src, "ML009") == [8, 13]
 
 
 # -- ML904 wall-clock-duration -----------------------------------------------------------------
@@ -430,7 +387,7 @@ def test_ml904_rejects_perf_counter_durations_and_other_time_calls() -> None:
             time.sleep(0.1)
             return perf_counter() - t0, time.monotonic()
         """
-    assert not _gated(src, "ML904")
+    assert not gated(src, "ML904")
 
 
 def test_ml904_accepts_an_aliased_clock_in_self_attributes() -> None:
@@ -446,4 +403,4 @@ def test_ml904_accepts_an_aliased_clock_in_self_attributes() -> None:
             def __exit__(self, *exc):
                 self.elapsed = now() - self._t0
         """
-    assert _both(src, "ML904") == [10]
+    assert gated_lines(src, "ML904") == [10]

@@ -5,14 +5,11 @@ the gate must let through and the rule flags."""
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
+from typing import Any
 
 import pytest
 
-from mllint.api import check_source, make_request
-from mllint.config import Settings, settings_from_toml
-from mllint.engine import rules_for
-from mllint.rule import per_file_rules
+from tests.prescan_support import gated, gated_lines, rejected, settings_from
 
 PATH = "pkg/mod.py"
 
@@ -21,39 +18,12 @@ def _src(text: str) -> str:
     return textwrap.dedent(text).lstrip("\n")
 
 
-def _active(
-    code: str,
-    src: str,
-    path: str = PATH,
-    package: str | None = None,
-    settings: Settings | None = None,
-    gate: bool = True,
-) -> list[str]:
-    codes = None if per_file_rules()[code].default_enabled else [code]
-    request = make_request(settings or Settings(), path, package=package, codes=codes)
-    return [er.rule.code for er in rules_for(src, request.facts, request.rules, ast_gate=gate)]
-
-
 def _rejected(code: str, src: str, package: str | None = None) -> bool:
-    """The text stage lets ``src`` through for ``code``, the ast gate does not."""
-    through_text = code in _active(code, src, package=package, gate=False)
-    return through_text and code not in _active(code, src, package=package)
+    return rejected(src, code, package=package)
 
 
-def _flagged(
-    code: str,
-    src: str,
-    path: str = PATH,
-    package: str | None = None,
-    settings: Settings | None = None,
-) -> list[int]:
-    assert code in _active(code, src, path, package, settings)
-    result = check_source(src, path, select=[code], package=package, settings=settings)
-    return [v.line for v in result.violations if v.code == code]
-
-
-def _settings(table: dict[str, object]) -> Settings:
-    return settings_from_toml({"tool": {"mllint": table}}, Path("pyproject.toml"))
+def _flagged(code: str, src: str, **kw: Any) -> list[int]:
+    return gated_lines(src, code, **kw)
 
 
 # -- ML010 exhausted-iterator-reused --------------------------------------------------------
@@ -456,7 +426,7 @@ def test_ml017_rejects_filters_inside_functions_and_other_ignores() -> None:
 
 
 def test_ml017_include_scoped_option_lets_them_through() -> None:
-    settings = _settings({"blanket-warning-filter": {"include-scoped": True}})
+    settings = settings_from({"blanket-warning-filter": {"include-scoped": True}})
     assert _flagged("ML017", _ML017_SCOPED, package="pkg", settings=settings) == [10, 14]
 
 
@@ -478,8 +448,8 @@ def test_ml017_aliased_filter_in_class_body_and_seterr_keyword() -> None:
     assert _flagged("ML017", src, package="pkg") == [7, 10]
     assert _flagged("ML017", src, path="pkg/__init__.py") == [7, 10]
     # roles the rule never applies to
-    assert "ML017" not in _active("ML017", src, path="tests/test_mod.py", package="pkg")
-    assert "ML017" not in _active("ML017", src, path="mod.py")
+    assert not gated(src, "ML017", path="tests/test_mod.py", package="pkg")
+    assert not gated(src, "ML017", path="mod.py")
 
 
 # -- ML902 retry-loop-unbounded (default off) -----------------------------------------------

@@ -3,37 +3,7 @@ misses the gate rejects, and unusual spellings of each trigger that it must let 
 
 from __future__ import annotations
 
-import textwrap
-from pathlib import Path
-from typing import Any
-
-from mllint.api import check_source, make_request
-from mllint.config import Settings, settings_from_toml
-from mllint.engine import rules_for
-
-
-def _gated(src: str, code: str, path: str = "pkg/mod.py") -> bool:
-    """Whether the pre-scan (text stage and ast gate) lets ``code`` run on ``src``."""
-    request = make_request(Settings(), path)
-    return code in [
-        er.rule.code for er in rules_for(textwrap.dedent(src), request.facts, request.rules)
-    ]
-
-
-def _lines(
-    src: str,
-    code: str,
-    path: str = "pkg/mod.py",
-    config: dict[str, Any] | None = None,
-    package: str | None = None,
-) -> list[int]:
-    settings = None
-    if config:
-        settings = settings_from_toml({"tool": {"mllint": config}}, Path("pyproject.toml"))
-    result = check_source(
-        textwrap.dedent(src), path, settings=settings, select=[code], package=package
-    )
-    return [v.line for v in result.violations if v.code == code]
+from tests.prescan_support import flagged_lines, gated, settings_from
 
 
 # -- ML601 list-membership-in-loop ----------------------------------------------------------------
@@ -53,7 +23,7 @@ def test_ml601_rejects_membership_in_sets_dicts_and_unknown_names() -> None:
                     seen[tok] = 1
             return [t for t in tokens if t in ("a", "b")]
         """
-    assert not _gated(src, "ML601")
+    assert not gated(src, "ML601")
 
 
 def test_ml601_rejects_list_membership_outside_loops() -> None:
@@ -66,7 +36,7 @@ def test_ml601_rejects_list_membership_outside_loops() -> None:
                 print(row)
             return name in NAMES or name in [1, 2]
         """
-    assert not _gated(src, "ML601")
+    assert not gated(src, "ML601")
 
 
 def test_ml601_accepts_aliases_chains_and_attributes() -> None:
@@ -103,8 +73,8 @@ def test_ml601_accepts_aliases_chains_and_attributes() -> None:
                 return [r for r in rows if r in vocab]
             return []
         """
-    assert _gated(src, "ML601")
-    assert _lines(src, "ML601") == [12, 16, 24, 30]
+    assert gated(src, "ML601")
+    assert flagged_lines(src, "ML601") == [12, 16, 24, 30]
 
 
 # -- ML602 repeated-concat-in-loop ----------------------------------------------------------------
@@ -121,7 +91,7 @@ def test_ml602_rejects_appends_to_lists_and_concat_after_the_loop() -> None:
                 both = np.vstack([a, b])
             return pd.concat(frames), both
         """
-    assert not _gated(src, "ML602")
+    assert not gated(src, "ML602")
 
 
 def test_ml602_accepts_an_aliased_function_on_a_self_attribute_in_a_while_loop() -> None:
@@ -140,8 +110,8 @@ def test_ml602_accepts_an_aliased_function_on_a_self_attribute_in_a_while_loop()
                     self.buf = vs((self.buf, rows[i]))
                     i += 1
         """
-    assert _gated(src, "ML602")
-    assert _lines(src, "ML602") == [12]
+    assert gated(src, "ML602")
+    assert flagged_lines(src, "ML602") == [12]
 
 
 # -- ML603 list-pop-front-in-loop -----------------------------------------------------------------
@@ -157,7 +127,7 @@ def test_ml603_rejects_pops_on_dicts_and_from_the_end() -> None:
             first = stack[0]
             return first
         """
-    assert not _gated(src, "ML603")
+    assert not gated(src, "ML603")
 
 
 def test_ml603_accepts_string_annotations_comprehensions_and_signed_zero() -> None:
@@ -176,8 +146,8 @@ def test_ml603_accepts_string_annotations_comprehensions_and_signed_zero() -> No
                 del q[-0]
             return firsts
         """
-    assert _gated(src, "ML603")
-    assert _lines(src, "ML603") == [10, 12]
+    assert gated(src, "ML603")
+    assert flagged_lines(src, "ML603") == [10, 12]
 
 
 # -- ML604 elementwise-loop-over-array ------------------------------------------------------------
@@ -193,14 +163,14 @@ def test_ml604_rejects_loops_with_more_work_and_files_without_array_libraries() 
                 print(i)
             return [str(v) for v in x]
         """
-    assert not _gated(with_numpy, "ML604")
+    assert not gated(with_numpy, "ML604")
     plain = """\
         def f(x, out):
             for i in range(len(x)):
                 out[i] = x[i] ** 2
             return [v * 2 for v in x]
         """
-    assert not _gated(plain, "ML604")
+    assert not gated(plain, "ML604")
 
 
 def test_ml604_accepts_an_aliased_range_and_augmented_assignment() -> None:
@@ -217,8 +187,8 @@ def test_ml604_accepts_an_aliased_range_and_augmented_assignment() -> None:
                 out[i] -= np.sqrt(x[i])
             return out
         """
-    assert _gated(src, "ML604")
-    assert _lines(src, "ML604") == [9]
+    assert gated(src, "ML604")
+    assert flagged_lines(src, "ML604") == [9]
 
 
 # -- ML605 apply-along-axis-vectorisable ----------------------------------------------------------
@@ -231,7 +201,7 @@ def test_ml605_rejects_calls_with_extra_or_unpacked_arguments() -> None:
             a = np.apply_along_axis(np.sum, 1, X, 2)
             return a, np.apply_along_axis(*args)
         """
-    assert not _gated(src, "ML605")
+    assert not gated(src, "ML605")
 
 
 def test_ml605_accepts_an_aliased_function_with_keywords() -> None:
@@ -243,8 +213,8 @@ def test_ml605_accepts_an_aliased_function_with_keywords() -> None:
         def f(X):
             return aaa(np.mean, axis=1, arr=X)
         """
-    assert _gated(src, "ML605")
-    assert _lines(src, "ML605") == [6]
+    assert gated(src, "ML605")
+    assert flagged_lines(src, "ML605") == [6]
 
 
 # -- ML701 eager-heavy-import ---------------------------------------------------------------------
@@ -266,7 +236,7 @@ def test_ml701_rejects_lazy_type_checking_relative_and_own_imports() -> None:
             import importlib
             return importlib.import_module("numpy"), pd
         """
-    assert not _gated(src, "ML701", path="pkg/__init__.py")
+    assert not gated(src, "ML701", path="pkg/__init__.py")
 
 
 def test_ml701_accepts_nested_blocks_class_bodies_import_calls_and_options() -> None:
@@ -290,10 +260,15 @@ def test_ml701_accepts_nested_blocks_class_bodies_import_calls_and_options() -> 
             frames = im("pandas")
         engine = il.import_module("torch.nn")
         """
-    assert _gated(src, "ML701", path="pkg/__init__.py")
+    assert gated(src, "ML701", path="pkg/__init__.py")
     config = {"eager-heavy-import": {"extend-heavy-modules": ["my_sdk"]}}
-    assert _lines(src, "ML701", path="pkg/__init__.py", config=config) == [5, 11, 17, 18]
-    assert _lines(src, "ML701", path="pkg/__init__.py") == [11, 17, 18]
+    assert flagged_lines(src, "ML701", path="pkg/__init__.py", settings=settings_from(config)) == [
+        5,
+        11,
+        17,
+        18,
+    ]
+    assert flagged_lines(src, "ML701", path="pkg/__init__.py") == [11, 17, 18]
 
 
 # -- ML702 module-getattr-falls-through / ML703 lazy-export-untyped -------------------------------
@@ -317,8 +292,8 @@ _NOT_MODULE_GETATTR = """\
 
 
 def test_ml702_ml703_reject_methods_nested_defs_and_two_parameters() -> None:
-    assert not _gated(_NOT_MODULE_GETATTR, "ML702")
-    assert not _gated(_NOT_MODULE_GETATTR, "ML703")
+    assert not gated(_NOT_MODULE_GETATTR, "ML702")
+    assert not gated(_NOT_MODULE_GETATTR, "ML703")
 
 
 def test_ml702_accepts_an_async_getattr_inside_a_module_level_if() -> None:
@@ -331,8 +306,8 @@ def test_ml702_accepts_an_async_getattr_inside_a_module_level_if() -> None:
                 if name == "Model":
                     return 1
         """
-    assert _gated(src, "ML702")
-    assert _lines(src, "ML702") == [5]
+    assert gated(src, "ML702")
+    assert flagged_lines(src, "ML702") == [5]
 
 
 def test_ml703_accepts_a_positional_only_getattr_inside_try() -> None:
@@ -349,8 +324,8 @@ def test_ml703_accepts_a_positional_only_getattr_inside_try() -> None:
         except Exception:
             pass
         """
-    assert _gated(src, "ML703", path="pkg/__init__.py")
-    assert _lines(src, "ML703", path="pkg/__init__.py", package="pkg") == [4]
+    assert gated(src, "ML703", path="pkg/__init__.py")
+    assert flagged_lines(src, "ML703", path="pkg/__init__.py", package="pkg") == [4]
 
 
 # -- ML704 import-from-src ------------------------------------------------------------------------
@@ -363,7 +338,7 @@ def test_ml704_rejects_relative_and_lookalike_imports() -> None:
 
         source = "src"
         """
-    assert not _gated(src, "ML704")
+    assert not gated(src, "ML704")
 
 
 def test_ml704_accepts_nested_and_star_imports_and_the_src_package_init() -> None:
@@ -374,7 +349,7 @@ def test_ml704_accepts_nested_and_star_imports_and_the_src_package_init() -> Non
 
             return src
         """
-    assert _gated(src, "ML704")
-    assert _lines(src, "ML704") == [2, 3]
-    assert _gated("x = 1\n", "ML704", path="proj/src/__init__.py")
-    assert not _gated("x = 1\n", "ML704", path="proj/srcs/__init__.py")
+    assert gated(src, "ML704")
+    assert flagged_lines(src, "ML704") == [2, 3]
+    assert gated("x = 1\n", "ML704", path="proj/src/__init__.py")
+    assert not gated("x = 1\n", "ML704", path="proj/srcs/__init__.py")

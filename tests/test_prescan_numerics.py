@@ -4,39 +4,7 @@ reports them on the expected lines)."""
 
 from __future__ import annotations
 
-import textwrap
-from pathlib import Path
-from typing import Any
-
-from mllint.api import check_source, make_request
-from mllint.config import Settings, settings_from_toml
-from mllint.engine import rules_for
-
-
-def _settings(config: dict[str, Any] | None = None) -> Settings:
-    return settings_from_toml({"tool": {"mllint": config or {}}}, Path("pyproject.toml"))
-
-
-def _gated(src: str, code: str, settings: Settings | None = None, gate: bool = True) -> bool:
-    """Whether the pre-scan (text stage, and ast gate with ``gate``) lets ``code`` run."""
-    request = make_request(settings or Settings(), "pkg/mod.py", codes=[code])
-    found = rules_for(textwrap.dedent(src), request.facts, request.rules, ast_gate=gate)
-    return code in [er.rule.code for er in found]
-
-
-def _rejected(src: str, code: str, settings: Settings | None = None) -> bool:
-    """The text stage lets ``code`` through and the ast gate rejects it."""
-    return _gated(src, code, settings, gate=False) and not _gated(src, code, settings)
-
-
-def _lines(src: str, code: str, settings: Settings | None = None) -> list[int]:
-    result = check_source(textwrap.dedent(src), "pkg/mod.py", settings=settings, select=[code])
-    return [v.line for v in result.violations if v.code == code]
-
-
-def _check(src: str, code: str, lines: list[int], settings: Settings | None = None) -> None:
-    assert _gated(src, code, settings)
-    assert _lines(src, code, settings) == lines
+from tests.prescan_support import check, flagged_lines, gated, rejected, settings_from
 
 
 # -- ML101 float-equality ---------------------------------------------------------------------
@@ -55,7 +23,7 @@ def test_ml101_rejects_config_strings_counts_and_certain_exclusions() -> None:
                 assert self.loss_.std() == pytest.approx(1.0)
                 return X.size(0) != self.mse_
         """
-    assert _rejected(src, "ML101")
+    assert rejected(src, "ML101")
 
 
 def test_ml101_accepts_aliases_nested_loops_async_and_options() -> None:
@@ -76,10 +44,10 @@ def test_ml101_accepts_aliases_nested_loops_async_and_options() -> None:
         def check(val_wer):
             return (lambda: val_wer == 0)()
         """
-    _check(src, "ML101", [7, 9])
-    wer = _settings({"float-equality": {"extend-metric-names": ["wer"]}})
-    assert _gated(src, "ML101", wer)
-    assert _lines(src, "ML101", wer) == [7, 9, 15]
+    check(src, "ML101", [7, 9])
+    wer = settings_from({"float-equality": {"extend-metric-names": ["wer"]}})
+    assert gated(src, "ML101", settings=wer)
+    assert flagged_lines(src, "ML101", settings=wer) == [7, 9, 15]
 
 
 def test_ml101_pytest_approx_exclusion_needs_a_module_level_import() -> None:
@@ -93,7 +61,7 @@ def test_ml101_pytest_approx_exclusion_needs_a_module_level_import() -> None:
         def check(pytest, model):
             assert model.val_loss == pytest.approx(0.5)
         """
-    _check(src, "ML101", [7])
+    check(src, "ML101", [7])
 
 
 # -- ML102 nan-equality -----------------------------------------------------------------------
@@ -110,7 +78,7 @@ def test_ml102_rejects_nan_named_values_and_proper_tests() -> None:
                 return np.nan_to_num(values) != NA.nan_policy
             return mask is None
         """
-    assert _rejected(src, "ML102")
+    assert rejected(src, "ML102")
 
 
 def test_ml102_accepts_aliases_tuple_bound_constants_and_membership() -> None:
@@ -128,7 +96,7 @@ def test_ml102_accepts_aliases_tuple_bound_constants_and_membership() -> None:
                 return inner
             return x is MISSING
         """
-    _check(src, "ML102", [8, 10, 12])
+    check(src, "ML102", [8, 10, 12])
 
 
 # -- ML103 reduction-without-keepdims ---------------------------------------------------------
@@ -144,7 +112,7 @@ def test_ml103_rejects_leading_axes_keepdims_and_other_arrays() -> None:
             c = Y - mu
             return a, b, c, Y - np.max(X, axis=-1)
         """
-    assert _rejected(src, "ML103")
+    assert rejected(src, "ML103")
 
 
 def test_ml103_accepts_aliases_tuple_bindings_and_augmented_forms() -> None:
@@ -159,7 +127,7 @@ def test_ml103_accepts_aliases_tuple_bindings_and_augmented_forms() -> None:
             M /= np.sum(M, (1, 2))
             return centred, sd, M > avg(M, axis=-1)
         """
-    _check(src, "ML103", [7, 8, 9])
+    check(src, "ML103", [7, 8, 9])
 
 
 # -- ML104 true-division-as-size ------------------------------------------------------------
@@ -179,7 +147,7 @@ def test_ml104_rejects_divisions_outside_sizes() -> None:
         def lookup(table, n):
             return table[n / 2], {0.5: "half"}[n / 2]
         """
-    assert _rejected(src, "ML104")
+    assert rejected(src, "ML104")
 
 
 def test_ml104_accepts_aliases_lambdas_and_methods() -> None:
@@ -192,7 +160,7 @@ def test_ml104_accepts_aliases_lambdas_and_methods() -> None:
             pad = (lambda: [0] * (n / 2))()
             return first, pad, x.view(n / 2, -1)
         """
-    _check(src, "ML104", [5, 6, 7])
+    check(src, "ML104", [5, 6, 7])
 
 
 def test_ml104_accepts_list_and_iloc_subscripts() -> None:
@@ -205,7 +173,7 @@ def test_ml104_accepts_list_and_iloc_subscripts() -> None:
             first = items[: n / 2]
             return first, frame.iloc[n / 2], [1, 2, 3][n / 2]
         """
-    _check(src, "ML104", [6, 7, 7])
+    check(src, "ML104", [6, 7, 7])
 
 
 # -- ML105 inverse-then-multiply ----------------------------------------------------------------
@@ -219,7 +187,7 @@ def test_ml105_rejects_inverse_without_product_and_unimported_inv() -> None:
                 P = np.linalg.inv(A)
                 return P, self.inv(A) @ b, np.linalg.pinv(A) @ b
         """
-    assert _rejected(src, "ML105")
+    assert rejected(src, "ML105")
 
 
 def test_ml105_accepts_aliased_inverse_with_dot_method() -> None:
@@ -230,7 +198,7 @@ def test_ml105_accepts_aliased_inverse_with_dot_method() -> None:
         def solve(A, b):
             return matinv(A).dot(b)
         """
-    _check(src, "ML105", [5])
+    check(src, "ML105", [5])
 
 
 # -- ML106 eig-on-symmetric-matrix --------------------------------------------------------------
@@ -247,7 +215,7 @@ def test_ml106_rejects_eigh_and_local_eig() -> None:
             C = np.cov(X.T)
             return np.linalg.eigh(C), eigvals(C), np.linalg.eigvalsh(C)
         """
-    assert _rejected(src, "ML106")
+    assert rejected(src, "ML106")
 
 
 def test_ml106_accepts_module_alias() -> None:
@@ -259,7 +227,7 @@ def test_ml106_accepts_module_alias() -> None:
         def spectrum(x):
             return tla.eigvals(torch.cov(x))
         """
-    _check(src, "ML106", [6])
+    check(src, "ML106", [6])
 
 
 # -- ML107 unstable-softmax ---------------------------------------------------------------------
@@ -276,7 +244,7 @@ def test_ml107_rejects_kernels_math_exp_and_no_normalisation() -> None:
             g = math.exp(x) / total
             return w, g, np.exp(x).sum()
         """
-    assert _rejected(src, "ML107")
+    assert rejected(src, "ML107")
 
 
 def test_ml107_accepts_aliases_and_names_bound_in_a_tuple() -> None:
@@ -290,7 +258,7 @@ def test_ml107_accepts_aliases_and_names_bound_in_a_tuple() -> None:
             total = e.sum(dim=1, keepdim=True)
             return e / total, torch.log(texp(z).sum(1)), n
         """
-    _check(src, "ML107", [8, 8])
+    check(src, "ML107", [8, 8])
 
 
 def test_ml107_accepts_function_form_log_sum_exp() -> None:
@@ -302,7 +270,7 @@ def test_ml107_accepts_function_form_log_sum_exp() -> None:
         def lse(x):
             return np.log(np.sum(np.exp(x), axis=1))
         """
-    _check(src, "ML107", [5])
+    check(src, "ML107", [5])
 
 
 # -- ML108 write-to-indexing-copy ---------------------------------------------------------------
@@ -320,7 +288,7 @@ def test_ml108_rejects_nested_lists_and_copies_that_are_read() -> None:
             B[0] = 1
             return grid, B
         """
-    assert _rejected(src, "ML108")
+    assert rejected(src, "ML108")
 
 
 def test_ml108_accepts_string_annotated_tensors() -> None:
@@ -332,7 +300,7 @@ def test_ml108_accepts_string_annotated_tensors() -> None:
             x[keep > 0][0] = 0.0
             return x
         """
-    _check(src, "ML108", [5])
+    check(src, "ML108", [5])
 
 
 def test_ml108_accepts_async_functions_list_indices_and_fill() -> None:
@@ -348,7 +316,7 @@ def test_ml108_accepts_async_functions_list_indices_and_fill() -> None:
             B.fill(0)
             return A
         """
-    _check(src, "ML108", [7, 9])
+    check(src, "ML108", [7, 9])
 
 
 # -- ML109 array-in-boolean-context -------------------------------------------------------------
@@ -374,7 +342,7 @@ def test_ml109_rejects_unannotated_parameters_and_shapes() -> None:
         def pick(mode: Literal["fast", "exact"] | None, arr: "list[np.ndarray]"):
             return mode == "fast" or not arr
         """
-    assert _rejected(src, "ML109")
+    assert rejected(src, "ML109")
 
 
 def test_ml109_accepts_string_annotations_attributes_and_closures() -> None:
@@ -402,7 +370,7 @@ def test_ml109_accepts_string_annotations_attributes_and_closures() -> None:
                 assert scores
             return inner
         """
-    _check(src, "ML109", [6, 14, 21])
+    check(src, "ML109", [6, 14, 21])
 
 
 # -- ML911 np-dot-on-matrices -------------------------------------------------------------------
@@ -415,7 +383,7 @@ def test_ml911_rejects_unknown_operands_and_methods() -> None:
             v = np.ones(3)
             return np.dot(x, W), x.dot(W), np.dot(v, v)
         """
-    assert _rejected(src, "ML911")
+    assert rejected(src, "ML911")
 
 
 def test_ml911_accepts_aliases_and_tuple_bound_matrices() -> None:
@@ -428,7 +396,7 @@ def test_ml911_accepts_aliases_and_tuple_bound_matrices() -> None:
             W, b = np.random.randn(3, 4), 0
             return mult(W, v) + b
         """
-    _check(src, "ML911", [7])
+    check(src, "ML911", [7])
 
 
 # -- ML912 unguarded-normalisation-division -----------------------------------------------------
@@ -440,8 +408,8 @@ def test_ml912_rejects_sums_and_files_without_numpy() -> None:
         def share(X):
             return X / X.sum(axis=1, keepdims=True), np.linalg.norm(X)
         """
-    assert _rejected(src, "ML912")
-    assert _rejected("def unit(v):\n    return v / v.norm()\n", "ML912")
+    assert rejected(src, "ML912")
+    assert rejected("def unit(v):\n    return v / v.norm()\n", "ML912")
 
 
 def test_ml912_accepts_aliases_and_bound_denominators() -> None:
@@ -454,7 +422,7 @@ def test_ml912_accepts_aliases_and_bound_denominators() -> None:
             den = x.std()
             return v / l2(v), (x - np.mean(x)) / den
         """
-    _check(src, "ML912", [7, 7])
+    check(src, "ML912", [7, 7])
 
 
 # -- ML913 full-sort-for-topk -------------------------------------------------------------------
@@ -466,7 +434,7 @@ def test_ml913_rejects_reversals_middle_slices_and_indexing() -> None:
         def ranks(xs, a):
             return sorted(xs)[::-1], np.sort(a)[1:3], sorted(xs)[-1], a.sort()
         """
-    assert _rejected(src, "ML913")
+    assert rejected(src, "ML913")
 
 
 def test_ml913_accepts_aliases_and_chained_slices() -> None:
@@ -477,4 +445,4 @@ def test_ml913_accepts_aliases_and_chained_slices() -> None:
         def top(a, xs, k):
             return order(a)[::-1][:5], sorted(xs, reverse=True)[0:k]
         """
-    _check(src, "ML913", [5, 5])
+    check(src, "ML913", [5, 5])

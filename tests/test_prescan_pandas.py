@@ -3,34 +3,8 @@ misses the gate rejects, and unusual spellings of each trigger that it must let 
 
 from __future__ import annotations
 
-import textwrap
-
-from mllint.api import check_source, make_request
 from mllint.config import Settings
-from mllint.engine import rules_for
-
-
-def _gated(src: str, code: str, settings: Settings | None = None, gate: bool = True) -> bool:
-    """Whether the pre-scan (text stage, and ast gate with ``gate``) lets ``code`` run on
-    ``src``."""
-    request = make_request(settings or Settings(), "pkg/mod.py", codes=[code])
-    found = rules_for(textwrap.dedent(src), request.facts, request.rules, ast_gate=gate)
-    return code in [er.rule.code for er in found]
-
-
-def _rejected(src: str, code: str) -> bool:
-    """The text stage lets ``code`` through and the ast gate rejects it."""
-    return _gated(src, code, gate=False) and not _gated(src, code)
-
-
-def _lines(src: str, code: str, settings: Settings | None = None) -> list[int]:
-    result = check_source(textwrap.dedent(src), "pkg/mod.py", settings=settings, select=[code])
-    return [v.line for v in result.violations if v.code == code]
-
-
-def _check(src: str, code: str, lines: list[int], settings: Settings | None = None) -> None:
-    assert _gated(src, code, settings)
-    assert _lines(src, code, settings) == lines
+from tests.prescan_support import check, flagged_lines, gated, rejected
 
 
 # -- ML201 chained-assignment -----------------------------------------------------------------
@@ -51,9 +25,9 @@ def test_ml201_rejects_nested_containers_arrays_and_attributes() -> None:
                     row["x"]["y"] = 2
                 return pd.DataFrame(arr)
         """
-    assert _rejected(src, "ML201")
+    assert rejected(src, "ML201")
     # without pandas nothing is judged
-    assert _rejected("df = load()\ndf[df.x > 0]['y'] = 0  # pandas\n", "ML201")
+    assert rejected("df = load()\ndf[df.x > 0]['y'] = 0  # pandas\n", "ML201")
 
 
 def test_ml201_accepts_aliases_nested_async_tuple_targets_and_mask_names() -> None:
@@ -79,7 +53,7 @@ def test_ml201_accepts_aliases_nested_async_tuple_targets_and_mask_names() -> No
             def fix(self, col):
                 self.sales[col][3] = 0.0
         """
-    _check(src, "ML201", [8, 9, 20])
+    check(src, "ML201", [8, 9, 20])
 
 
 def test_ml201_follows_the_frame_name_pattern_option() -> None:
@@ -90,9 +64,9 @@ def test_ml201_follows_the_frame_name_pattern_option() -> None:
         def patch(tbl_sales, row):
             tbl_sales["price"][row] = pd.NA
         """
-    assert _rejected(src, "ML201")
+    assert rejected(src, "ML201")
     custom = Settings(rule_options={"chained-assignment": {"frame-name-pattern": "^tbl_"}})
-    _check(src, "ML201", [5], custom)
+    check(src, "ML201", [5], custom)
 
 
 # -- ML202 inplace-result-used ---------------------------------------------------------------
@@ -110,7 +84,7 @@ def test_ml202_rejects_inplace_statements_and_other_libraries() -> None:
             z = df.dropna(inplace=False)
             return y, z
         """
-    assert _rejected(src, "ML202")
+    assert rejected(src, "ML202")
 
 
 def test_ml202_accepts_values_used_in_any_position() -> None:
@@ -124,7 +98,7 @@ def test_ml202_accepts_values_used_in_any_position() -> None:
                 pass
             return await frames[0].reset_index(drop=True, inplace=True), out
         """
-    _check(src, "ML202", [5, 6, 8])
+    check(src, "ML202", [5, 6, 8])
 
 
 # -- ML203 inplace-on-selection --------------------------------------------------------------
@@ -140,7 +114,7 @@ def test_ml203_rejects_whole_frames_and_unknown_receivers() -> None:
             out = df["a"].fillna(0, inplace=True)
             return out
         """
-    assert _rejected(src, "ML203")
+    assert rejected(src, "ML203")
 
 
 def test_ml203_accepts_attribute_columns_and_loc_of_known_frames() -> None:
@@ -156,7 +130,7 @@ def test_ml203_accepts_attribute_columns_and_loc_of_known_frames() -> None:
                 self.table.bmi.fillna(0, inplace=True)
                 self.table.loc[mask].dropna(inplace=True)
         """
-    _check(src, "ML203", [9, 10])
+    check(src, "ML203", [9, 10])
 
 
 # -- ML204 subset-modified-without-copy -----------------------------------------------------
@@ -175,7 +149,7 @@ def test_ml204_rejects_copies_reassignments_and_unwritten_subsets() -> None:
             first = items[0]
             first["seen"] = True
         """
-    assert _rejected(src, "ML204")
+    assert rejected(src, "ML204")
 
 
 def test_ml204_accepts_annotated_frames_and_inplace_writes() -> None:
@@ -189,7 +163,7 @@ def test_ml204_accepts_annotated_frames_and_inplace_writes() -> None:
             feats = orders[cols]
             feats.at[0, "qty"] = 1
         """
-    _check(src, "ML204", [6])
+    check(src, "ML204", [6])
 
 
 def test_ml204_rejects_projects_on_pandas_3() -> None:
@@ -200,11 +174,11 @@ def test_ml204_rejects_projects_on_pandas_3() -> None:
         late = orders[orders["days_late"] > 30]
         late["flag"] = True
         """
-    _check(src, "ML204", [5])
+    check(src, "ML204", [5])
     pandas3 = Settings(library_versions={"pandas": (3, 0)})
-    assert _gated(src, "ML204", pandas3, gate=False)
-    assert not _gated(src, "ML204", pandas3)
-    assert _lines(src, "ML204", pandas3) == []
+    assert gated(src, "ML204", settings=pandas3, gate=False)
+    assert not gated(src, "ML204", settings=pandas3)
+    assert flagged_lines(src, "ML204", settings=pandas3) == []
 
 
 # -- ML205 chained-assignment-warning-silenced ------------------------------------------------
@@ -214,7 +188,7 @@ def test_ml205_rejects_files_without_pandas() -> None:
 
         warnings.filterwarnings("ignore", category=SettingWithCopyWarning)
         """
-    assert _rejected(src, "ML205")
+    assert rejected(src, "ML205")
 
 
 def test_ml205_accepts_submodule_imports() -> None:
@@ -225,7 +199,7 @@ def test_ml205_accepts_submodule_imports() -> None:
 
         warnings.simplefilter("ignore", SCW)
         """
-    _check(src, "ML205", [5])
+    check(src, "ML205", [5])
 
 
 # -- ML206 apply-vectorisable-lambda ---------------------------------------------------------
@@ -242,7 +216,7 @@ def test_ml206_rejects_non_arithmetic_lambdas_and_unknown_receivers() -> None:
             df["e"] = df["e"].rolling(3).apply(lambda w: w.sum())
             return list(map(lambda x: x * 2, items)), items.apply(lambda x: x + 1)
         """
-    assert _rejected(src, "ML206")
+    assert rejected(src, "ML206")
 
 
 def test_ml206_accepts_row_lambdas_ufuncs_and_column_attributes() -> None:
@@ -257,7 +231,7 @@ def test_ml206_accepts_row_lambdas_ufuncs_and_column_attributes() -> None:
             tbl["l"] = tbl.spend.map(lambda v: np.log1p(-v) ** 2)
             return tbl
         """
-    _check(src, "ML206", [7, 8])
+    check(src, "ML206", [7, 8])
 
 
 # -- ML207 groupby-apply-simple-aggregation ---------------------------------------------------
@@ -273,7 +247,7 @@ def test_ml207_rejects_non_groupby_receivers_and_extra_arguments() -> None:
             d = df.groupby("k").rolling(3).apply(lambda w: w.sum())
             return a, b, c, d
         """
-    assert _rejected(src, "ML207")
+    assert rejected(src, "ML207")
 
 
 def test_ml207_accepts_selected_groupbys_and_len() -> None:
@@ -286,7 +260,7 @@ def test_ml207_accepts_selected_groupbys_and_len() -> None:
             df["z"] = df.groupby("k")["auc"].transform(lambda x: x.std())
             return sizes, df.groupby("k").aggregate(lambda x: x.nunique())
         """
-    _check(src, "ML207", [5, 6, 7])
+    check(src, "ML207", [5, 6, 7])
 
 
 # -- ML208 groupby-transform-changes-length ---------------------------------------------------
@@ -301,7 +275,7 @@ def test_ml208_rejects_sklearn_style_transform_calls() -> None:
             z = df.groupby("k")["v"].transform("mean")
             return Xt, y, z
         """
-    assert _rejected(src, "ML208")
+    assert rejected(src, "ML208")
 
 
 def test_ml208_accepts_func_keyword_and_local_functions() -> None:
@@ -318,7 +292,7 @@ def test_ml208_accepts_func_keyword_and_local_functions() -> None:
             b = df.groupby("k")["v"].transform(top)
             return a, b
         """
-    _check(src, "ML208", [9, 10])
+    check(src, "ML208", [9, 10])
 
 
 # -- ML209 groupby-aggregate-assigned-as-column -----------------------------------------------
@@ -334,7 +308,7 @@ def test_ml209_rejects_aggregates_stored_in_other_frames() -> None:
             df["rank"] = df["v"].rank()
             return out, stats
         """
-    assert _rejected(src, "ML209")
+    assert rejected(src, "ML209")
 
 
 def test_ml209_accepts_loc_targets_and_trailing_selections() -> None:
@@ -347,7 +321,7 @@ def test_ml209_accepts_loc_targets_and_trailing_selections() -> None:
                 self.df.loc[:, "m"] = self.df.groupby("k").mean()["v"]
                 self.df['n'] = self.df.groupby(by="k")["v"].agg("count")
         """
-    _check(src, "ML209", [6, 7])
+    check(src, "ML209", [6, 7])
 
 
 # -- ML210 iterrows-row-modified --------------------------------------------------------------
@@ -362,7 +336,7 @@ def test_ml210_rejects_reads_and_writes_to_other_targets() -> None:
             for row in df.itertuples():
                 print(row.score)
         """
-    assert _rejected(src, "ML210")
+    assert rejected(src, "ML210")
 
 
 def test_ml210_accepts_parenthesised_rows_in_async_functions_and_attribute_writes() -> None:
@@ -375,7 +349,7 @@ def test_ml210_accepts_parenthesised_rows_in_async_functions_and_attribute_write
                 r.score += 1
                 (r.loc["flag"], r["n"]) = True, 0
         """
-    _check(src, "ML210", [6, 7, 7])
+    check(src, "ML210", [6, 7, 7])
 
 
 # -- ML211 membership-test-on-series ----------------------------------------------------------
@@ -395,7 +369,7 @@ def test_ml211_rejects_membership_in_displays_dicts_and_columns_indexes() -> Non
                 found = [k for k in keys if k in names]
                 return key in self.seen or key in df.columns or "a" in df or found
         """
-    assert _rejected(src, "ML211")
+    assert rejected(src, "ML211")
 
 
 def test_ml211_accepts_series_aliases_methods_and_self_attributes() -> None:
@@ -414,7 +388,7 @@ def test_ml211_accepts_series_aliases_methods_and_self_attributes() -> None:
         def check(value, raw):
             return value not in S(raw)
         """
-    _check(src, "ML211", [9, 13])
+    check(src, "ML211", [9, 13])
 
 
 # -- ML901 groupby-unsorted-input (off by default) ---------------------------------------------
@@ -430,7 +404,7 @@ def test_ml901_rejects_pandas_groupby_and_keyless_itertools_groupby() -> None:
             b = [list(g) for _, g in itertools.groupby(xs)]
             return a, b
         """
-    assert _rejected(src, "ML901")
+    assert rejected(src, "ML901")
 
 
 def test_ml901_accepts_aliases_and_positional_keys() -> None:
@@ -444,7 +418,7 @@ def test_ml901_accepts_aliases_and_positional_keys() -> None:
             second = {k: list(v) for k, v in it.groupby(records, key=get_label)}
             return first, second
         """
-    _check(src, "ML901", [6, 7])
+    check(src, "ML901", [6, 7])
 
 
 # -- ML921 iterrows-loop (off by default) ------------------------------------------------------
@@ -458,7 +432,7 @@ def test_ml921_rejects_iterrows_of_unknown_receivers() -> None:
                 print(r)
             return [r for r in reader.iterrows()]
         """
-    assert _rejected(src, "ML921")
+    assert rejected(src, "ML921")
 
 
 def test_ml921_accepts_async_functions_and_known_frames() -> None:
@@ -474,7 +448,7 @@ def test_ml921_accepts_async_functions_and_known_frames() -> None:
                 for i, r in table.iterrows():
                     pass
         """
-    _check(src, "ML921", [6, 9])
+    check(src, "ML921", [6, 9])
 
 
 # -- ML922 merge-without-validate (off by default) ---------------------------------------------
@@ -490,7 +464,7 @@ def test_ml922_rejects_validated_merges_and_unknown_receivers() -> None:
             d = pd.merge(users, orders)
             return a, b, c, d
         """
-    assert _rejected(src, "ML922")
+    assert rejected(src, "ML922")
 
 
 def test_ml922_accepts_aliases_and_known_frames() -> None:
@@ -504,4 +478,4 @@ def test_ml922_accepts_aliases_and_known_frames() -> None:
             a = join(users, orders, left_on="uid", right_on="id")
             return users.merge(orders, left_index=True, right_index=True), a
         """
-    _check(src, "ML922", [7, 8])
+    check(src, "ML922", [7, 8])

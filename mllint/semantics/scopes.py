@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
+from mllint.prescan import absolute_module
 from mllint.semantics.cstutil import iter_names_in_target
 from mllint.semantics.walk import iter_descendants
 
@@ -158,20 +159,7 @@ def resolve_from_module(node: cst.ImportFrom, package: str | None) -> str | None
     base = _attr_chain(node.module) if node.module is not None else ""
     if base is None:
         return None
-    level = len(node.relative)
-    if level == 0:
-        return base
-    if package is None:
-        return None
-    parts = package.split(".") if package else []
-    if level - 1 > len(parts):
-        return None
-    if level > 1:
-        parts = parts[: len(parts) - (level - 1)]
-    prefix = ".".join(parts)
-    if base:
-        return f"{prefix}.{base}" if prefix else base
-    return prefix or None
+    return absolute_module(base, len(node.relative), package)
 
 
 class _Builder:

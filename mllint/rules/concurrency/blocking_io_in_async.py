@@ -10,7 +10,7 @@ from typing import Any
 import libcst as cst
 
 from mllint.options import Option
-from mllint.prescan import Scan, walk
+from mllint.prescan import Scan, qualified_names, walk
 from mllint.rule import Fix, FixSafety, Rule
 from mllint.semantics import kinds as K
 from mllint.semantics.concurrency import (
@@ -279,8 +279,7 @@ def _registered_hooks(module: cst.Module) -> set[str]:
 
 
 # -- ast-gate helpers shared by the concurrency rules (mllint.prescan candidates) ------------
-#: ``Scan._cache`` keys (the scan is shared by every rule's gate on one file)
-_KEY_IMPORTS = "concurrency.imports"
+#: ``Scan.memo`` keys (the scan is shared by every rule's gate on one file)
 _KEY_BODIES = "concurrency.bodies"
 _KEY_NOT_IMPORT_TIME = "concurrency.not_import_time"
 _KEY_FSTRINGS = "concurrency.fstrings"
@@ -290,49 +289,17 @@ _FAR = 1 << 30
 _Pos = tuple[int, int]
 
 
-def _import_table(scan: Scan) -> dict[str, list[str]]:
-    """Local name -> every qualified name an import anywhere in the file binds it to.
-
-    ``import a.b`` binds ``a`` to ``a``; ``import a.b as c`` binds ``c`` to ``a.b``;
-    ``from a import b as c`` binds ``c`` to ``a.b``. A relative import gives ``.mod.name``
-    (a leading dot: "any qualified name equal to ``mod.name`` or ending in ``.mod.name``",
-    since the package is resolved by the rule). Star imports bind nothing the rules resolve."""
-    hit = scan._cache.get(_KEY_IMPORTS)
-    if hit is None:
-        table: dict[str, list[str]] = {}
-        for imp in scan.of(ast.Import):
-            for alias in imp.names:
-                if alias.asname:
-                    table.setdefault(alias.asname, []).append(alias.name)
-                else:
-                    top = alias.name.split(".", 1)[0]
-                    table.setdefault(top, []).append(top)
-        for imp_from in scan.of(ast.ImportFrom):
-            mod = imp_from.module or ""
-            for alias in imp_from.names:
-                if alias.name == "*":
-                    continue
-                if imp_from.level:
-                    qual = "." + (f"{mod}.{alias.name}" if mod else alias.name)
-                else:
-                    qual = f"{mod}.{alias.name}"
-                table.setdefault(alias.asname or alias.name, []).append(qual)
-        hit = scan._cache[_KEY_IMPORTS] = table
-    return hit  # type: ignore[return-value]
+def _import_table(scan: Scan) -> dict[str, frozenset[str]]:
+    """Local name -> every qualified name an import anywhere in the file binds it to, a
+    relative import giving ``.mod.name`` (the package is resolved by the rule; see
+    :meth:`Scan.import_bindings`)."""
+    return scan.import_bindings(None, relative="suffix")
 
 
 def _quals(scan: Scan, expr: ast.AST) -> list[str]:
     """The qualified names ``ctx.qualname`` may give a Name/Attribute chain (a superset): its
     root through every import binding it, or as a builtin."""
-    parts: list[str] = []
-    while isinstance(expr, ast.Attribute):
-        parts.append(expr.attr)
-        expr = expr.value
-    if not isinstance(expr, ast.Name):
-        return []
-    tail = ".".join(reversed(parts))
-    bases = [*_import_table(scan).get(expr.id, ()), f"builtins.{expr.id}"]
-    return [f"{b}.{tail}" if tail else b for b in bases]
+    return qualified_names(expr, _import_table(scan), builtins=True)
 
 
 def _qual_match(qual: str, wanted: Iterable[str]) -> bool:
@@ -348,16 +315,17 @@ def _qual_in(scan: Scan, expr: ast.AST, wanted: Collection[str]) -> bool:
 def _renames(scan: Scan) -> dict[str, set[str]]:
     """Last segment of an imported qualified name -> the local names it is imported under
     when they differ (``import x.y as z`` and ``from x import y as z`` give ``y -> {z}``)."""
-    hit = scan._cache.get(_KEY_RENAMES)
-    if hit is None:
-        out: dict[str, set[str]] = {}
-        for local, quals in _import_table(scan).items():
-            for q in quals:
-                last = q.rsplit(".", 1)[-1]
-                if last != local:
-                    out.setdefault(last, set()).add(local)
-        hit = scan._cache[_KEY_RENAMES] = out
-    return hit  # type: ignore[return-value]
+    return scan.memo(_KEY_RENAMES, lambda: _build_renames(scan))
+
+
+def _build_renames(scan: Scan) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for local, quals in _import_table(scan).items():
+        for q in quals:
+            last = q.rsplit(".", 1)[-1]
+            if last != local:
+                out.setdefault(last, set()).add(local)
+    return out
 
 
 def _call_names(scan: Scan, lasts: Iterable[str]) -> set[str]:
@@ -401,15 +369,16 @@ def _fstring_owners(scan: Scan) -> dict[int, ast.AST]:
     them, which only widens what it lets through)."""
     if sys.version_info >= (3, 12) or not scan.has(ast.JoinedStr):
         return {}
-    hit = scan._cache.get(_KEY_FSTRINGS)
-    if hit is None:
+
+    def build() -> dict[int, ast.AST]:
         owners: dict[int, ast.AST] = {}
         for js in scan.of(ast.JoinedStr):
             for sub in walk(js):
                 if sub is not js:
                     owners[id(sub)] = js
-        hit = scan._cache[_KEY_FSTRINGS] = owners
-    return hit  # type: ignore[return-value]
+        return owners
+
+    return scan.memo(_KEY_FSTRINGS, build)
 
 
 def _span(scan: Scan, node: ast.AST) -> tuple[_Pos, _Pos]:
@@ -428,16 +397,17 @@ def _lambdas(scan: Scan) -> list[ast.Lambda]:
 
 def _bodies(scan: Scan) -> list[tuple[_Pos, _Pos, ast.AST]]:
     """(start, end, owner) of the body of every def, class and lambda."""
-    hit = scan._cache.get(_KEY_BODIES)
-    if hit is None:
+
+    def build() -> list[tuple[_Pos, _Pos, ast.AST]]:
         out: list[tuple[_Pos, _Pos, ast.AST]] = []
         for owner in scan.of(ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
             body = owner.body
             out.append((_start(body[0]), _end(body[-1]), owner))
         for lam in _lambdas(scan):
             out.append((_start(lam.body), _end(lam.body), lam))
-        hit = scan._cache[_KEY_BODIES] = out
-    return hit  # type: ignore[return-value]
+        return out
+
+    return scan.memo(_KEY_BODIES, build)
 
 
 def _enclosing_scope(scan: Scan, node: ast.AST) -> ast.AST | None:
@@ -483,8 +453,8 @@ def _is_main_guard_test(test: ast.AST) -> bool:
 def _not_import_time_spans(scan: Scan) -> list[tuple[_Pos, _Pos]]:
     """Spans whose code does not run at import time for the rules: whole defs and classes
     (decorators included), lambdas, and ``if __name__ == "__main__":`` statements."""
-    hit = scan._cache.get(_KEY_NOT_IMPORT_TIME)
-    if hit is None:
+
+    def build() -> list[tuple[_Pos, _Pos]]:
         out: list[tuple[_Pos, _Pos]] = []
         for owner in scan.of(ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
             first = owner.decorator_list[0] if owner.decorator_list else owner
@@ -494,8 +464,9 @@ def _not_import_time_spans(scan: Scan) -> list[tuple[_Pos, _Pos]]:
         for stmt in scan.of(ast.If):
             if _is_main_guard_test(stmt.test):
                 out.append((_start(stmt), _end(stmt)))
-        hit = scan._cache[_KEY_NOT_IMPORT_TIME] = out
-    return hit  # type: ignore[return-value]
+        return out
+
+    return scan.memo(_KEY_NOT_IMPORT_TIME, build)
 
 
 def _at_import_time(scan: Scan, node: ast.AST) -> bool:

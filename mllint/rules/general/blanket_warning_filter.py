@@ -10,7 +10,6 @@ import libcst as cst
 
 from mllint.prescan import Scan
 from mllint.rule import Option, Rule
-from mllint.rules.general.exhausted_iterator_reused import import_aliases
 from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import call_arg, string_value
 
@@ -88,7 +87,7 @@ class BlanketWarningFilter(Rule):
             return False
         if not (facts.is_package_init or facts.package is not None):
             return False
-        names = import_aliases(scan, _CALL_NAMES)
+        names = scan.import_aliases(_CALL_NAMES)
         calls = [
             c
             for c in scan.calls(*names)

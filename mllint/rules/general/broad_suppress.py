@@ -10,7 +10,6 @@ import libcst as cst
 
 from mllint.prescan import Scan, terminal_name
 from mllint.rule import Rule
-from mllint.rules.general.exhausted_iterator_reused import import_aliases
 from mllint.semantics.context import FileFacts
 
 _BROAD = {"builtins.Exception": "Exception", "builtins.BaseException": "BaseException"}
@@ -60,14 +59,14 @@ class BroadSuppress(Rule):
     @classmethod
     def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
         # `with suppress(..., Exception, ...)` (aliases, attribute forms, tuples, async with)
-        suppress = import_aliases(scan, _SUPPRESS)
+        suppress = scan.import_aliases(_SUPPRESS)
         broad: frozenset[str] | None = None
         for item in scan.of(ast.withitem):
             call = item.context_expr
             if not isinstance(call, ast.Call) or terminal_name(call.func) not in suppress:
                 continue
             if broad is None:
-                broad = import_aliases(scan, _BROAD_NAMES)
+                broad = scan.import_aliases(_BROAD_NAMES)
             for arg in call.args:
                 values = arg.elts if isinstance(arg, ast.Tuple) else [arg]
                 # the rule reads a tuple's `*x` element as x

@@ -11,7 +11,6 @@ import libcst as cst
 
 from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Option, Rule
-from mllint.rules.general.exhausted_iterator_reused import import_aliases
 from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import block_indents, code_in_block, expression_names
 from mllint.semantics.walk import iter_descendants
@@ -182,7 +181,7 @@ class ContextmanagerCleanupSkipped(Rule):
         # attribute/subscript precedes (global state; any call: extend-global-state-calls)
         if not scan.has(ast.Yield, ast.YieldFrom):
             return False
-        names = import_aliases(scan, _DECORATOR_NAMES)
+        names = scan.import_aliases(_DECORATOR_NAMES)
         for fn in scan.decorated(*names):
             if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and _ast_may_fire(fn):
                 return True

@@ -11,7 +11,7 @@ from typing import Any
 import libcst as cst
 
 from mllint.positions import LineIndex, node_offsets, trim_range
-from mllint.prescan import COMPREHENSION_TYPES, Scan
+from mllint.prescan import COMPREHENSION_TYPES, Scan, absolute_module
 from mllint.rule import Rule
 from mllint.semantics import kinds as K
 from mllint.semantics.context import FileContext, FileFacts
@@ -105,9 +105,8 @@ class ExhaustedIteratorReused(Rule):
     def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
         # a name bound (=, :=, annotated =, with ... as) to an iterator-shaped value, then
         # consumed twice (once fully) or fully consumed inside a loop body
-        aliases = as_names(scan)
-        sites = _iterator_names(scan, facts, aliases)
-        return bool(sites) and _reused(scan, sites, aliases)
+        sites = _iterator_names(scan, facts)
+        return bool(sites) and _reused(scan, sites)
 
     def __init__(self, ctx: FileContext, options: Mapping[str, Any]) -> None:
         super().__init__(ctx, options)
@@ -335,50 +334,6 @@ _FULL_NAMES = frozenset(q.rpartition(".")[2] for q in _FULL_CONSUMERS) | {"join"
 _PARTIAL_NAMES = frozenset(q.rpartition(".")[2] for q in _PARTIAL_CONSUMERS)
 
 
-def as_names(scan: Scan) -> dict[str, str]:
-    """``{local: terminal name}`` for every ``as`` import: ``from m import name as local``,
-    ``import m.name as local``."""
-    out: dict[str, str] = {}
-    for imp in scan.of(ast.ImportFrom):
-        for a in imp.names:
-            if a.asname is not None:
-                out[a.asname] = a.name
-    for imp_ in scan.of(ast.Import):
-        for a in imp_.names:
-            if a.asname is not None:
-                out[a.asname] = a.name.rpartition(".")[2]
-    return out
-
-
-def import_aliases(
-    scan: Scan, names: frozenset[str], aliases: dict[str, str] | None = None
-) -> frozenset[str]:
-    """The local names that may refer to one of ``names`` (terminal names): the names
-    themselves and the ``as`` names of ``from m import name as x`` / ``import m.name as x``."""
-    if aliases is None:
-        aliases = as_names(scan)
-    extra = [local for local, name in aliases.items() if name in names]
-    return names.union(extra) if extra else names
-
-
-def from_module(imp: ast.ImportFrom, package: str | None) -> str | None:
-    """The absolute module of ``from X import ...`` (scopes.resolve_from_module on ``ast``)."""
-    base = imp.module or ""
-    if not imp.level:
-        return base
-    if package is None:
-        return None
-    parts = package.split(".") if package else []
-    if imp.level - 1 > len(parts):
-        return None
-    if imp.level > 1:
-        parts = parts[: len(parts) - (imp.level - 1)]
-    prefix = ".".join(parts)
-    if base:
-        return f"{prefix}.{base}" if prefix else base
-    return prefix or None
-
-
 _AST_DISPLAYS = (ast.Tuple, ast.List)
 
 
@@ -396,11 +351,11 @@ def assign_pairs(target: ast.expr, value: ast.expr, out: list[tuple[ast.expr, as
         out.append((target, value))
 
 
-def _iterator_names(scan: Scan, facts: FileFacts, aliases: dict[str, str]) -> list[ast.Name]:
+def _iterator_names(scan: Scan, facts: FileFacts) -> list[ast.Name]:
     """The ``Name`` targets of the bindings (``=``, ``:=``, annotated ``=``, ``with ... as``)
     whose value may have the one-shot iterator kind: an iterator-shaped value, or a name or
     attribute (``self.x``) bound to one elsewhere, followed to a fixed point."""
-    bare = set(import_aliases(scan, _ITER_CALLS, aliases))
+    bare = set(scan.import_aliases(_ITER_CALLS))
     attr_names = _ITER_CALLS
     modules: set[str] = set()  # local names of the itertools module
     for imp in scan.of(ast.Import):
@@ -409,7 +364,8 @@ def _iterator_names(scan: Scan, facts: FileFacts, aliases: dict[str, str]) -> li
                 modules.add(a.asname or a.name)
     for imp_from in scan.of(ast.ImportFrom):
         if imp_from.module == "itertools" or (
-            imp_from.level and from_module(imp_from, facts.package) == "itertools"
+            imp_from.level
+            and absolute_module(imp_from.module, imp_from.level, facts.package) == "itertools"
         ):
             bare.update(a.asname or a.name for a in imp_from.names)
     if scan.has(ast.Yield, ast.YieldFrom):
@@ -526,7 +482,7 @@ class _Owners:
         return 0
 
 
-def _reused(scan: Scan, sites: list[ast.Name], aliases: dict[str, str]) -> bool:
+def _reused(scan: Scan, sites: list[ast.Name]) -> bool:
     """A bound name used, in the same scope as its binding, twice (once fully) as the rule
     counts uses, or fully consumed inside a loop body."""
     names = {n.id for n in sites}
@@ -540,8 +496,8 @@ def _reused(scan: Scan, sites: list[ast.Name], aliases: dict[str, str]) -> bool:
         v = node.value
         if isinstance(v, ast.Name) and v.id in names:
             full.append(v)
-    consumers_full = import_aliases(scan, _FULL_NAMES, aliases)
-    consumers_partial = import_aliases(scan, _PARTIAL_NAMES, aliases)
+    consumers_full = scan.import_aliases(_FULL_NAMES)
+    consumers_partial = scan.import_aliases(_PARTIAL_NAMES)
     for call in scan.of(ast.Call):
         args = call.args
         if not args:

@@ -10,7 +10,6 @@ import libcst as cst
 
 from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
-from mllint.rules.general.exhausted_iterator_reused import import_aliases
 from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import expression_names, positional_args
 from mllint.semantics.walk import iter_descendants
@@ -84,7 +83,7 @@ class GroupbyGroupEscapesLoop(Rule):
     def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
         # a call of itertools.groupby: `groupby(...)`/`gb(...)` imported by name, or
         # `itertools.groupby(...)` through a local name of the itertools module
-        bare = import_aliases(scan, _GROUPBY)
+        bare = scan.import_aliases(_GROUPBY)
         modules = {
             a.asname or a.name
             for imp in scan.of(ast.Import)

@@ -266,25 +266,6 @@ def _has_accessor(cls: ClassInfo, name: str) -> bool:
 
 
 # -- ast pre-scan helpers (shared by the general rules' gates) --------------------------------
-def _resolve_from(node: ast.ImportFrom, package: str | None) -> str | None:
-    """``mllint.semantics.scopes.resolve_from_module`` on an ``ast`` import."""
-    base = node.module or ""
-    level = node.level
-    if level == 0:
-        return base
-    if package is None:
-        return None
-    parts = package.split(".") if package else []
-    if level - 1 > len(parts):
-        return None
-    if level > 1:
-        parts = parts[: len(parts) - (level - 1)]
-    prefix = ".".join(parts)
-    if base:
-        return f"{prefix}.{base}" if prefix else base
-    return prefix or None
-
-
 def _related(qual: str, targets: Iterable[str]) -> bool:
     """``qual`` is one of ``targets``, a module containing one, or something inside one."""
     return any(qual == t or t.startswith(qual + ".") or qual.startswith(t + ".") for t in targets)
@@ -295,23 +276,11 @@ def _import_locals(scan: Scan, facts: FileFacts, targets: Iterable[str]) -> set[
     to ``targets`` (see :func:`_related`), as the semantic model binds them: the only names
     through which ``ctx.qualname`` can resolve a Name/Attribute chain to one of ``targets``
     (apart from the builtins, which resolve unbound)."""
-    out: set[str] = set()
-    for imp in scan.of(ast.Import):
-        for alias in imp.names:
-            if alias.asname is not None:
-                local, qual = alias.asname, alias.name
-            else:
-                local = qual = alias.name.split(".", 1)[0]
-            if _related(qual, targets):
-                out.add(local)
-    for imp_from in scan.of(ast.ImportFrom):
-        mod = _resolve_from(imp_from, facts.package)
-        if not mod:
-            continue
-        for alias in imp_from.names:
-            if alias.name != "*" and _related(f"{mod}.{alias.name}", targets):
-                out.add(alias.asname or alias.name)
-    return out
+    return {
+        local
+        for local, quals in scan.import_bindings(facts.package).items()
+        if any(_related(q, targets) for q in quals)
+    }
 
 
 def _root_name(expr: ast.expr) -> str | None:

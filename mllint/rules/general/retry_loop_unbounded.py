@@ -10,7 +10,6 @@ import libcst as cst
 
 from mllint.prescan import Scan, terminal_name, walk
 from mllint.rule import Rule
-from mllint.rules.general.exhausted_iterator_reused import import_aliases
 from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import (
     call_arg,
@@ -135,7 +134,7 @@ class RetryLoopUnbounded(Rule):
                     if handler.body and isinstance(handler.body[-1], _AST_EXITS):
                         continue
                     if sleeps is None:
-                        sleeps = import_aliases(scan, _SLEEP_NAMES)
+                        sleeps = scan.import_aliases(_SLEEP_NAMES)
                     for n in walk(handler):
                         if isinstance(n, ast.Call) and terminal_name(n.func) in sleeps:
                             return True

@@ -12,7 +12,6 @@ from mllint.prescan import Scan
 from mllint.rule import Rule
 from mllint.rules.general.exhausted_iterator_reused import (
     assign_pairs,
-    import_aliases,
     in_loop_by_position,
 )
 from mllint.semantics import kinds as K
@@ -137,7 +136,7 @@ def _ast_self_add(value: ast.expr, name: str) -> bool:
 def _ast_str_names(scan: Scan, wanted: set[str]) -> set[str]:
     """Names of ``wanted`` with a binding whose kind may be str; other names are followed
     through ``a = b`` to a fixed point."""
-    calls = import_aliases(scan, _STR_CALLS)
+    calls = scan.import_aliases(_STR_CALLS)
     found: set[str] = set()
     pending: list[tuple[str, str]] = []
     for arg in scan.of(ast.arg):

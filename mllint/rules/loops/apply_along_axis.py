@@ -10,7 +10,6 @@ import libcst as cst
 
 from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
-from mllint.rules.loops.list_membership import import_aliases
 from mllint.semantics import kinds as K
 from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import block_indents, code_in_block
@@ -87,7 +86,7 @@ class ApplyAlongAxisVectorisable(Rule):
     def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
         # a call named apply_along_axis (or an import alias of it) with exactly three
         # arguments, none unpacked
-        names = import_aliases(scan, _GATE_NAMES)
+        names = scan.import_aliases(_GATE_NAMES)
         return any(
             len(c.args) + len(c.keywords) == 3
             and all(k.arg is not None for k in c.keywords)

@@ -10,7 +10,6 @@ import libcst as cst
 
 from mllint.prescan import Scan, terminal_name
 from mllint.rule import Rule
-from mllint.rules.loops.list_membership import import_aliases
 from mllint.semantics import kinds as K
 from mllint.semantics.context import FileFacts
 
@@ -76,7 +75,7 @@ class ElementwiseLoopOverArray(Rule):
             _ARRAY_LIBS
         ):
             return False
-        ufuncs = import_aliases(scan, _UFUNCS)
+        ufuncs = scan.import_aliases(_UFUNCS)
         # `[E for x in A]`: one plain `for` clause over an expression that may be an array (a
         # name, attribute, subscript or call - of an imported name when the callee is a bare
         # name), E an elementwise expression of x
@@ -126,7 +125,7 @@ class ElementwiseLoopOverArray(Rule):
             if not _ast_indexed_by(out, i) or not _ast_elementwise(stmt.value, i, False, ufuncs):
                 continue
             if ranges is None:
-                ranges = import_aliases(scan, _RANGE)
+                ranges = scan.import_aliases(_RANGE)
             if terminal_name(it.func) in ranges:
                 return True
         return False

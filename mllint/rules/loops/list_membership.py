@@ -474,29 +474,6 @@ def within_loops(scan: Scan, nodes: Sequence[ast.expr | ast.stmt]) -> bool:
     return False
 
 
-def _cache_get(scan: Scan) -> frozenset[str] | None:
-    hit = scan._cache.get(_LIST_KEYS_CACHE)
-    return hit if isinstance(hit, frozenset) else None
-
-
-def _cache_put(scan: Scan, keys: frozenset[str]) -> None:
-    scan._cache[_LIST_KEYS_CACHE] = keys
-
-
-def import_aliases(scan: Scan, names: frozenset[str]) -> frozenset[str]:
-    """``names`` and the ``as`` names of ``from m import name as x`` / ``import m.name as x``."""
-    out = set(names)
-    for imp in scan.of(ast.ImportFrom):
-        for a in imp.names:
-            if a.asname is not None and a.name in names:
-                out.add(a.asname)
-    for imp_ in scan.of(ast.Import):
-        for a in imp_.names:
-            if a.asname is not None and a.name.rpartition(".")[2] in names:
-                out.add(a.asname)
-    return frozenset(out)
-
-
 def _list_annotation(ann: ast.AST, names: frozenset[str]) -> bool:
     """An annotation that may name a list: ``list``/``List`` (or an alias of them) anywhere
     in it, also inside a string annotation."""
@@ -533,11 +510,12 @@ def list_keys(scan: Scan) -> frozenset[str]:
     ``:=``, annotated, parameter) to a list display, a list comprehension, a list-returning
     call, ``<list> * n`` / ``<list> + ...``, a list annotation, or - to a fixed point -
     another such name or attribute. Scopes are ignored (broader)."""
-    hit = _cache_get(scan)
-    if hit is not None:
-        return hit
-    calls = import_aliases(scan, _LIST_CALLS)
-    anns = import_aliases(scan, _LIST_ANNOTATIONS)
+    return scan.memo(_LIST_KEYS_CACHE, lambda: _list_keys(scan))
+
+
+def _list_keys(scan: Scan) -> frozenset[str]:
+    calls = scan.import_aliases(_LIST_CALLS)
+    anns = scan.import_aliases(_LIST_ANNOTATIONS)
     selfs = self_names(scan)
     keys: set[str] = set()
     #: source key -> target keys bound to it (`a = b`, `a = self.b`)
@@ -613,5 +591,4 @@ def list_keys(scan: Scan) -> frozenset[str]:
                 keys.add(dependent)
                 todo.append(dependent)
     out = frozenset(keys)
-    _cache_put(scan, out)
     return out

@@ -10,7 +10,7 @@ import libcst as cst
 
 from mllint.prescan import Scan, terminal_name
 from mllint.rule import Rule
-from mllint.rules.loops.list_membership import import_aliases, within_loops
+from mllint.rules.loops.list_membership import within_loops
 from mllint.semantics import kinds as K
 from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import cst_equal
@@ -81,7 +81,7 @@ class RepeatedConcatInLoop(Rule):
         # `A = f(...)` directly in a for/while body, A a name or `self.<attr>`, f's terminal
         # name (or an import alias of it) one of the concatenating functions or `append`, and
         # A itself among the call's receiver, arguments or their list/tuple elements
-        funcs = import_aliases(scan, _GATE_FUNCS)
+        funcs = scan.import_aliases(_GATE_FUNCS)
         if funcs.isdisjoint(scan.called()):
             return False
         found: list[ast.Assign] = []

@@ -22,7 +22,6 @@ from mllint.rules.numerics.float_equality import (
     _pos,
     _Regions,
     _regions_of,
-    _shared,
     _target_names,
 )
 from mllint.semantics import kinds as K
@@ -319,11 +318,7 @@ def _array_source(scan: Scan, imports: _Imports) -> bool:
 
 def _kinds_of(scan: Scan, facts: FileFacts) -> _ArrayKindGate:
     """The file's ``_ArrayKindGate`` (shared by ML108 and ML109)."""
-    store = _shared(scan, facts)
-    found = store.get("kinds")
-    if found is None:
-        found = store["kinds"] = _ArrayKindGate(scan, facts)
-    return found
+    return scan.memo(("numerics.kinds", facts.package), lambda: _ArrayKindGate(scan, facts))
 
 
 class _ArrayKindGate:

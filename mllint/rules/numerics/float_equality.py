@@ -12,7 +12,7 @@ from typing import Any
 
 import libcst as cst
 
-from mllint.prescan import Scan, dotted_name, terminal_name
+from mllint.prescan import Scan, dotted_name, qualified_names, terminal_name
 from mllint.rule import Fix, FixSafety, Option, Rule
 from mllint.semantics import kinds as K
 from mllint.semantics.context import FileContext, FileFacts, ImportPlan
@@ -1151,50 +1151,13 @@ def _bind_elements(
             _bind_elements(el, sub, wanted, out)
 
 
-def _shared(scan: Scan, facts: FileFacts) -> dict[str, Any]:
-    """A per-file store for helpers several numerics gates build (import table, regions,
-    kinds), so each is built once per file. It lives in the scan's own cache (there is no
-    public per-scan memo in mllint.prescan yet)."""
-    key = f"numerics:{facts.package}"
-    cache = scan._cache
-    store = cache.get(key)
-    if store is None:
-        store = cache[key] = {}
-    return store  # type: ignore[return-value]
-
-
 def _imports_of(scan: Scan, facts: FileFacts) -> _Imports:
-    store = _shared(scan, facts)
-    found = store.get("imports")
-    if found is None:
-        found = store["imports"] = _Imports(scan, facts)
-    return found
+    """The file's ``_Imports`` (built once per file, shared by the numerics gates)."""
+    return scan.memo(("numerics.imports", facts.package), lambda: _Imports(scan, facts))
 
 
 def _regions_of(scan: Scan, facts: FileFacts) -> _Regions:
-    store = _shared(scan, facts)
-    found = store.get("regions")
-    if found is None:
-        found = store["regions"] = _Regions(scan)
-    return found
-
-
-def _from_module(imp: ast.ImportFrom, package: str | None) -> str | None:
-    """``mllint.semantics.scopes.resolve_from_module`` on an ``ast`` node."""
-    base = imp.module or ""
-    if imp.level == 0:
-        return base
-    if package is None:
-        return None
-    parts = package.split(".") if package else []
-    if imp.level - 1 > len(parts):
-        return None
-    if imp.level > 1:
-        parts = parts[: len(parts) - (imp.level - 1)]
-    prefix = ".".join(parts)
-    if base:
-        return f"{prefix}.{base}" if prefix else base
-    return prefix or None
+    return scan.memo("numerics.regions", lambda: _Regions(scan))
 
 
 class _Imports:
@@ -1204,46 +1167,17 @@ class _Imports:
     def __init__(self, scan: Scan, facts: FileFacts) -> None:
         self.scan = scan
         self.package = facts.package
-        self._table: dict[str, set[str]] | None = None
         self._rebound: frozenset[str] | None = None
         self._module_imports: frozenset[str] | None = None
 
     @property
-    def table(self) -> dict[str, set[str]]:
-        if self._table is None:
-            self._table = self._build()
-        return self._table
-
-    def _build(self) -> dict[str, set[str]]:
-        scan = self.scan
-        table: dict[str, set[str]] = {}
-        for imp in scan.of(ast.Import):
-            for alias in imp.names:
-                if alias.asname is not None:
-                    table.setdefault(alias.asname, set()).add(alias.name)
-                else:
-                    top = alias.name.partition(".")[0]
-                    table.setdefault(top, set()).add(top)
-        for imp_from in scan.of(ast.ImportFrom):
-            mod = _from_module(imp_from, self.package)
-            if not mod:
-                continue  # the binding has no qualified name: nothing resolves through it
-            for alias in imp_from.names:
-                if alias.name != "*":
-                    local = alias.asname or alias.name
-                    table.setdefault(local, set()).add(f"{mod}.{alias.name}")
-        return table
+    def table(self) -> dict[str, frozenset[str]]:
+        """:meth:`Scan.import_bindings` with the file's package."""
+        return self.scan.import_bindings(self.package)
 
     def qualnames(self, expr: ast.expr) -> set[str]:
         """What ``ctx.qualname(expr)`` may be through an import (builtins are left out)."""
-        dotted = dotted_name(expr)
-        if dotted is None:
-            return set()
-        root, _, rest = dotted.partition(".")
-        quals = self.table.get(root)
-        if not quals:
-            return set()
-        return {f"{q}.{rest}" for q in quals} if rest else set(quals)
+        return set(qualified_names(expr, self.table))
 
     def may_be(self, expr: ast.expr, targets: Collection[str]) -> bool:
         """Whether ``ctx.qualname(expr)`` may be one of ``targets``; a ``builtins.X``

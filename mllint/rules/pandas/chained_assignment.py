@@ -550,7 +550,7 @@ _NO_CYCLE = 1 << 30
 _MAX_DEPTH = 100
 _KEY_PANDAS_NAMES = "pandas:import_names"
 _KEY_MASK_NAMES = "pandas:mask_names"
-_KEY_SERIES_NAMES = "pandas:series_names"
+_SERIES = frozenset({"Series"})
 _AST_MASK_METHODS = frozenset(
     {"isna", "notna", "isnull", "notnull", "isin", "between", "duplicated"}
 )
@@ -676,10 +676,7 @@ class _Kinds:
 
 
 def _kinds(scan: Scan) -> _Kinds:
-    hit = scan._cache.get(_KEY_KINDS)
-    if hit is None:
-        hit = scan._cache[_KEY_KINDS] = _Kinds(scan)
-    return hit  # type: ignore[return-value]
+    return scan.memo(_KEY_KINDS, lambda: _Kinds(scan))
 
 
 def _index_binding(
@@ -721,8 +718,8 @@ def _pandas_annotation(ann: ast.expr, pandas_names: frozenset[str]) -> bool:
 def _pandas_import_names(scan: Scan) -> frozenset[str]:
     """Local names bound by ``from pandas[.x] import y [as z]`` and by relative imports (a
     relative import inside a package named pandas resolves to it)."""
-    hit = scan._cache.get(_KEY_PANDAS_NAMES)
-    if hit is None:
+
+    def build() -> frozenset[str]:
         out: set[str] = set()
         for imp in scan.of(ast.ImportFrom):
             mod = imp.module or ""
@@ -732,8 +729,9 @@ def _pandas_import_names(scan: Scan) -> frozenset[str]:
             for a in imp_.names:
                 if a.asname is not None and a.name.startswith("pandas."):
                     out.add(a.asname)
-        hit = scan._cache[_KEY_PANDAS_NAMES] = frozenset(out)
-    return hit  # type: ignore[return-value]
+        return frozenset(out)
+
+    return scan.memo(_KEY_PANDAS_NAMES, build)
 
 
 def _ast_is_mask(node: ast.AST) -> bool:
@@ -771,8 +769,8 @@ def _bind_mask_target(target: ast.expr, value: ast.expr, out: set[str]) -> None:
 
 def _mask_names(scan: Scan) -> frozenset[str]:
     """Names with at least one plain (or annotated) assignment of a mask expression."""
-    hit = scan._cache.get(_KEY_MASK_NAMES)
-    if hit is None:
+
+    def build() -> frozenset[str]:
         out: set[str] = set()
         for node in scan.of(ast.Assign):
             for target in node.targets:
@@ -784,8 +782,9 @@ def _mask_names(scan: Scan) -> frozenset[str]:
                 and _ast_is_mask(ann.value)
             ):
                 out.add(ann.target.id)
-        hit = scan._cache[_KEY_MASK_NAMES] = frozenset(out)
-    return hit  # type: ignore[return-value]
+        return frozenset(out)
+
+    return scan.memo(_KEY_MASK_NAMES, build)
 
 
 def _inplace_calls(scan: Scan) -> list[ast.Call]:
@@ -906,15 +905,7 @@ def _maybe_series(scan: Scan, expr: ast.AST) -> bool:
 
 def _series_names(scan: Scan) -> frozenset[str]:
     """``Series`` and the local names bound by ``from pandas import Series as S``."""
-    hit = scan._cache.get(_KEY_SERIES_NAMES)
-    if hit is None:
-        out = {"Series"}
-        for imp in scan.of(ast.ImportFrom, ast.Import):
-            for a in imp.names:
-                if a.asname is not None and a.name.rpartition(".")[2] == "Series":
-                    out.add(a.asname)
-        hit = scan._cache[_KEY_SERIES_NAMES] = frozenset(out)
-    return hit  # type: ignore[return-value]
+    return scan.import_aliases(_SERIES)
 
 
 def _frame_pattern(options: Mapping[str, Any]) -> re.Pattern[str] | bool | None:

@@ -8,15 +8,13 @@ from typing import Any, cast
 
 import libcst as cst
 
-from mllint.prescan import Scan
+from mllint.prescan import Scan, qualified_names
 from mllint.rule import Fix, FixSafety, Rule
 from mllint.rules.sklearn.unseeded_split import (
     _AST_COMPOUND,
     _AST_TRY,
     _class_functions,
     _first_param,
-    _import_bindings,
-    _qualnames,
     _sklearn_classes,
 )
 from mllint.semantics.context import FileFacts
@@ -255,12 +253,12 @@ def _may_be_duck_estimator(
         _ESTIMATOR_METHODS & {f.name for f in functions} or any(b in local for b in named_bases)
     ):
         return False
-    bindings = _import_bindings(scan, facts)
+    bindings = scan.import_bindings(facts.package)
     for base in klass.bases:
         expr = base.value if isinstance(base, ast.Subscript) else base
         if isinstance(expr, ast.Name) and (expr.id in local or expr.id == "object"):
             continue
-        if not any(q in _NEUTRAL_BASES for q in _qualnames(expr, bindings)):
+        if not any(q in _NEUTRAL_BASES for q in qualified_names(expr, bindings)):
             return False
     return True
 

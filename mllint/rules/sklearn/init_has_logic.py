@@ -16,7 +16,6 @@ from mllint.rules.sklearn.unseeded_split import (
     _AST_COMPOUND,
     _class_functions,
     _first_param,
-    _import_aliases,
     _sklearn_classes,
     _unstar,
 )
@@ -138,9 +137,7 @@ class InitHasLogic(Rule):
                         annotated.append(ann.value if isinstance(ann, ast.Subscript) else ann)
                 if annotated:
                     if data_names is None:
-                        data_names = _DATA_ANNOTATION_NAMES | frozenset(
-                            _import_aliases(scan, _DATA_ANNOTATION_NAMES)
-                        )
+                        data_names = scan.import_aliases(_DATA_ANNOTATION_NAMES)
                     if any(terminal_name(a) in data_names for a in annotated):
                         return True
                 params = set(_init_params(fn))

@@ -8,13 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
-from mllint.prescan import Scan, terminal_name, walk
+from mllint.prescan import Scan, qualified_names, terminal_name, walk
 from mllint.rule import Fix, FixSafety, Rule
 from mllint.rules.sklearn.unseeded_split import (
     _calls,
-    _import_aliases,
-    _import_bindings,
-    _qualnames,
     _unstar,
     _walk_local,
 )
@@ -431,13 +428,13 @@ class _SetGate:
 
     def __init__(self, scan: Scan, facts: FileFacts) -> None:
         self.scan = scan
-        self.bindings = _import_bindings(scan, facts)
+        self.bindings = scan.import_bindings(facts.package)
         names = scan.names() | scan.attrs()
-        self.set_words = _SET_WORDS | _import_aliases(scan, _SET_WORDS)
+        self.set_words = scan.import_aliases(_SET_WORDS)
         #: callee names that may resolve to builtins.set/frozenset
-        self.set_callees = {"set", "frozenset"} | _import_aliases(scan, ("set", "frozenset"))
+        self.set_callees = scan.import_aliases(frozenset({"set", "frozenset"}))
         #: callee names that may resolve to builtins.list
-        self.list_callees = {"list"} | _import_aliases(scan, ("list",))
+        self.list_callees = scan.import_aliases(frozenset({"list"}))
         self.annotations_name_sets = bool(self.set_words & names) or self._string_annotations()
         self.sets: set[str] = set()
         self.set_lists: set[str] = set()
@@ -470,7 +467,7 @@ class _SetGate:
                     return False
             elif not (isinstance(func, ast.Attribute) and func.attr in ("set", "frozenset")):
                 return False
-            return not _BUILTIN_SETS.isdisjoint(_qualnames(func, self.bindings))
+            return not _BUILTIN_SETS.isdisjoint(qualified_names(func, self.bindings))
         if isinstance(expr, ast.BinOp) and isinstance(expr.op, _AST_SET_OPS):
             return any(
                 self.setish(side, depth + 1) or _ast_keys_call(side)
@@ -596,7 +593,7 @@ class _SetGate:
         for k in scan.of(ast.keyword):
             if k.arg in _ORDER_KEYWORDS and listish(k.value):
                 return True
-        for call in _calls(scan, *_USE_CALLS, *_import_aliases(scan, _USE_CALLS)):
+        for call in _calls(scan, *scan.import_aliases(_USE_CALLS)):
             pos = [a for a in call.args if not isinstance(a, ast.Starred)]
             if any(setish(a) or listish(a) for a in pos):
                 return True
@@ -620,7 +617,7 @@ class _SetGate:
                 return True
         list_calls = {
             id(c)
-            for c in _calls(scan, "list", "tuple", *_import_aliases(scan, ("list", "tuple")))
+            for c in _calls(scan, *scan.import_aliases(frozenset({"list", "tuple"})))
             if len(c.args) == 1 and setish(c.args[0])
         }
         if not (self.set_lists or list_calls):

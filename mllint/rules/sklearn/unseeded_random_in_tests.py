@@ -8,13 +8,11 @@ from typing import Any
 
 import libcst as cst
 
-from mllint.prescan import Scan
+from mllint.prescan import Scan, qualified_names
 from mllint.rule import Rule
 from mllint.rules.sklearn.unseeded_split import (
     _calls,
-    _import_bindings,
     _keyword,
-    _qualnames,
     _resolved_calls,
 )
 from mllint.semantics import project_index
@@ -62,11 +60,11 @@ def _surely_seeds(scan: Scan, facts: FileFacts) -> bool:
     wanted = {n for n in scan.called() if "seed" in n.lower()}
     if not wanted:
         return False
-    bindings = _import_bindings(scan, facts)
+    bindings = scan.import_bindings(facts.package)
     bound: set[str] | None = None
     top: set[str] = set()
     for call in _calls(scan, *wanted):
-        quals = _qualnames(call.func, bindings)
+        quals = qualified_names(call.func, bindings)
         if not quals or not all(project_index.is_seeding_call(q) for q in quals):
             continue
         if bound is None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import libcst as cst
 
-from mllint.prescan import Scan
+from mllint.prescan import Scan, absolute_module, qualified_names
 from mllint.rule import Fix, FixSafety, Option, Rule
 from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import call_arg
@@ -36,25 +36,6 @@ _AST_SCOPES: tuple[type[ast.AST], ...] = (
 )
 
 
-def _from_module(node: ast.ImportFrom, package: str | None) -> str | None:
-    """``mllint.semantics.scopes.resolve_from_module`` on an ``ast.ImportFrom``."""
-    base = node.module or ""
-    level = node.level or 0
-    if level == 0:
-        return base or None
-    if package is None:
-        return None
-    parts = package.split(".") if package else []
-    if level - 1 > len(parts):
-        return None
-    if level > 1:
-        parts = parts[: len(parts) - (level - 1)]
-    prefix = ".".join(parts)
-    if base:
-        return f"{prefix}.{base}" if prefix else base
-    return prefix or None
-
-
 def _may_resolve_into(scan: Scan, facts: FileFacts, *tops: str) -> bool:
     """Can a name of this file resolve (``ctx.qualname``) into one of these top-level
     packages? Only import bindings give qualified names: an absolute import of the package,
@@ -63,55 +44,10 @@ def _may_resolve_into(scan: Scan, facts: FileFacts, *tops: str) -> bool:
         return True
     for imp in scan.of(ast.ImportFrom):
         if imp.level:
-            mod = _from_module(imp, facts.package)
+            mod = absolute_module(imp.module, imp.level, facts.package)
             if mod is not None and mod.split(".", 1)[0] in tops:
                 return True
     return False
-
-
-def _import_bindings(scan: Scan, facts: FileFacts) -> dict[str, frozenset[str]]:
-    """Local name -> the qualified names its import bindings give it anywhere in the file
-    (``import a.b`` binds ``a`` to ``a``; ``import a.b as c`` binds ``c`` to ``a.b``;
-    ``from m import x as y`` binds ``y`` to ``m.x``, relative ``m`` resolved with the file's
-    package as :mod:`mllint.semantics.scopes` does; star imports bind nothing). A name
-    ``ctx.qualname`` resolves is bound only by imports in its scope, so its qualified name is
-    one of these."""
-    return scan.memo(("sklearn.bindings", facts.package), lambda: _bindings(scan, facts))
-
-
-def _bindings(scan: Scan, facts: FileFacts) -> dict[str, frozenset[str]]:
-    out: dict[str, set[str]] = {}
-    for imp in scan.of(ast.Import):
-        for alias in imp.names:
-            if alias.asname:
-                out.setdefault(alias.asname, set()).add(alias.name)
-            else:
-                top = alias.name.split(".", 1)[0]
-                out.setdefault(top, set()).add(top)
-    for imp_from in scan.of(ast.ImportFrom):
-        mod = _from_module(imp_from, facts.package)
-        if mod is None:
-            continue
-        for alias in imp_from.names:
-            if alias.name != "*":
-                out.setdefault(alias.asname or alias.name, set()).add(f"{mod}.{alias.name}")
-    return {k: frozenset(v) for k, v in out.items()}
-
-
-def _qualnames(expr: ast.AST, bindings: Mapping[str, frozenset[str]]) -> list[str]:
-    """What ``ctx.qualname(expr)`` may be, builtins left out: a Name/Attribute chain whose
-    root name is bound by an import."""
-    parts: list[str] = []
-    while isinstance(expr, ast.Attribute):
-        parts.append(expr.attr)
-        expr = expr.value
-    if not isinstance(expr, ast.Name):
-        return []
-    quals = bindings.get(expr.id)
-    if not quals:
-        return []
-    suffix = "".join(f".{p}" for p in reversed(parts))
-    return [q + suffix for q in quals]
 
 
 def _resolved_calls(
@@ -123,10 +59,10 @@ def _resolved_calls(
     calls = _named_calls(scan, wanted)
     if not calls:
         return []
-    bindings = _import_bindings(scan, facts)
+    bindings = scan.import_bindings(facts.package)
     out: list[tuple[ast.Call, list[str]]] = []
     for call in calls:
-        quals = [q for q in _qualnames(call.func, bindings) if q.rsplit(".", 1)[-1] in wanted]
+        quals = [q for q in qualified_names(call.func, bindings) if q.rsplit(".", 1)[-1] in wanted]
         if quals:
             out.append((call, quals))
     return out
@@ -150,7 +86,7 @@ def _classes_based_on_uncached(
     classes = [c for c in scan.of(ast.ClassDef) if c.bases]
     if not classes:
         return []
-    bindings = _import_bindings(scan, facts)
+    bindings = scan.import_bindings(facts.package)
     by_name: dict[str, list[ast.ClassDef]] = {}
     for c in classes:
         by_name.setdefault(c.name, []).append(c)
@@ -163,7 +99,7 @@ def _classes_based_on_uncached(
         memo[key] = False  # cycle guard
         result = False
         for base in c.bases:
-            if any(accept(q) for q in _qualnames(base, bindings)):
+            if any(accept(q) for q in qualified_names(base, bindings)):
                 result = True
                 break
             if isinstance(base, ast.Name) and any(based(o) for o in by_name.get(base.id, ())):
@@ -175,18 +111,6 @@ def _classes_based_on_uncached(
     return [c for c in classes if based(c)]
 
 
-def _import_aliases(scan: Scan, names: Iterable[str]) -> set[str]:
-    """Local names that ``import ... as <local>`` binds to something whose last dotted part is
-    one of ``names`` (``from torch import load as tload`` gives ``tload``)."""
-    wanted = frozenset(names)
-    out: set[str] = set()
-    for imp in scan.of(ast.ImportFrom, ast.Import):
-        for alias in imp.names:
-            if alias.asname and alias.name.rsplit(".", 1)[-1] in wanted:
-                out.add(alias.asname)
-    return out
-
-
 def _calls(scan: Scan, *names: str) -> list[ast.Call]:
     return scan.calls(*names)
 
@@ -194,9 +118,7 @@ def _calls(scan: Scan, *names: str) -> list[ast.Call]:
 def _named_calls(scan: Scan, names: Iterable[str]) -> list[ast.Call]:
     """Calls that may resolve to a function or class with one of these (last) names: the
     callee's terminal name is one of them, or a local name an import aliases to one."""
-    wanted = set(names)
-    wanted |= _import_aliases(scan, wanted)
-    return _calls(scan, *wanted)
+    return _calls(scan, *scan.import_aliases(frozenset(names)))
 
 
 def _star_args(call: ast.Call) -> bool:
@@ -312,7 +234,7 @@ def _may_resolve_into_module(scan: Scan, facts: FileFacts, dotted: str) -> bool:
     for imp in scan.of(ast.ImportFrom):
         if not imp.level:
             continue
-        mod = _from_module(imp, facts.package)
+        mod = absolute_module(imp.module, imp.level, facts.package)
         if mod is None:
             continue
         for full in (mod, *(f"{mod}.{a.name}" for a in imp.names)):

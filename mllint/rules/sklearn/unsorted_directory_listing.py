@@ -13,7 +13,6 @@ from mllint.prescan import Scan, terminal_name
 from mllint.rule import Fix, FixSafety, Rule
 from mllint.rules.sklearn.unseeded_split import (
     _calls,
-    _import_aliases,
     _may_resolve_into,
     _resolved_calls,
 )
@@ -319,7 +318,7 @@ class _ListingUses:
         self.scan = scan
         self.ids = {id(c) for c in listings}
         self.names: set[str] = set()
-        self.list_names = {"list"} | _import_aliases(scan, ("list",))
+        self.list_names = scan.import_aliases(frozenset({"list"}))
 
     def listish(self, expr: ast.AST | None) -> bool:
         """A listing call, ``list(<listing>)``, ``[... for x in <listing>]`` or a name bound
@@ -355,7 +354,7 @@ class _ListingUses:
         for sub in scan.of(ast.Subscript):
             if listish(sub.value) and not _ast_single_index(sub.slice):
                 return True
-        order = _ORDER_NAMES | _import_aliases(scan, _ORDER_NAMES)
+        order = scan.import_aliases(_ORDER_NAMES)
         for call in _calls(scan, *order):
             if any(listish(a) for a in call.args):
                 return True
