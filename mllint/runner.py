@@ -494,19 +494,12 @@ def _worker(args: tuple[SourceFile, Settings, RunOptions, Path | None]) -> FileO
 #: FULL_GC_EVERY files a full collection frees anything older.
 FULL_GC_EVERY = 64
 _files_since_full_gc = 0
-_frozen = False
 
 
 def _collect_after_file() -> None:
-    global _files_since_full_gc, _frozen
+    global _files_since_full_gc
     _files_since_full_gc += 1
-    if not _frozen:
-        # after the first file every module (libcst, the rules) is imported: move those
-        # long-lived objects out of the collector's sight, so full collections stay cheap
-        _frozen = True
-        gc.collect()
-        gc.freeze()
-    elif _files_since_full_gc >= FULL_GC_EVERY:
+    if _files_since_full_gc >= FULL_GC_EVERY:
         _files_since_full_gc = 0
         gc.collect()
     else:
@@ -520,11 +513,20 @@ def _worker_init(parent: int) -> None:
 
 @contextlib.contextmanager
 def _manual_gc() -> Iterator[None]:
+    """Collector off while checking; libcst, the rules and everything else imported so far
+    are frozen out of the collector's sight (they live as long as the process; forked pool
+    workers inherit them frozen) and given back to it afterwards."""
+    import mllint.api  # noqa: F401  -- libcst and the engine, before the freeze
+    from mllint.rule import per_file_rules
+
+    per_file_rules()
     enabled = gc.isenabled()
     gc.disable()
+    gc.freeze()
     try:
         yield
     finally:
+        gc.unfreeze()
         if enabled:
             gc.enable()
 
@@ -559,6 +561,8 @@ def run(
     if jobs is None:
         jobs = os.cpu_count() or 1
     pending = [files[i] for i in todo]
+    if not pending:
+        return [o for o in outcomes if o is not None]
     with _manual_gc():
         done = _check(pending, settings, options, jobs, cache)
     for i, outcome in zip(todo, done, strict=True):
@@ -578,10 +582,8 @@ def _check(
     else:
         import multiprocessing
 
-        import mllint.api  # noqa: F401  -- imported once here, inherited by forked workers
-        from mllint.rule import per_file_rules
-
-        per_file_rules()
+        # libcst, the engine and the rules are imported (by _manual_gc): forked workers
+        # inherit them
         ordered = sorted(pending, key=_size, reverse=True)
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
         mp_context = multiprocessing.get_context(method)
