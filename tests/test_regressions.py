@@ -124,3 +124,36 @@ def test_ml601_fix_inside_match_case_keeps_indentation(definition: str) -> None:
         "            a_set = set(a)\n"
         "            for v in y:\n                if v in a_set:\n                    pass\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "equal"),
+    [
+        ("(a + b) * c", "a + b * c", False),  # grouping parentheses count
+        ("(a+b)*c", "((a + b)) * c", True),  # redundant ones do not
+        ('d["a b"]', 'd["ab"]', False),  # whitespace inside strings counts
+        ("f(not a)", "f(nota)", False),
+        ("x . y [ 1 ]", "x.y[1]", True),
+        ("(\n  x  # note\n  + 1)", "x+1", True),
+    ],
+)
+def test_cst_equal_keeps_grouping_and_strings(a: str, b: str, equal: bool) -> None:
+    import libcst as cst
+
+    from mllint.semantics.cstutil import cst_equal
+
+    assert cst_equal(cst.parse_expression(a), cst.parse_expression(b)) is equal
+
+
+def test_ml209_frames_differing_inside_a_string_are_different() -> None:
+    """cst_equal used to drop all whitespace, so frames["a b"] and frames["ab"] were the
+    same frame for ML209."""
+    src = (
+        "import pandas as pd\n"
+        "\n"
+        'frames = {"a b": pd.DataFrame(), "ab": pd.DataFrame()}\n'
+        'frames["a b"]["n"] = frames["ab"].groupby("k")["v"].mean()\n'
+        'frames["ab"]["n"] = frames["ab"].groupby("k")["v"].mean()\n'
+    )
+    result = check_source(src, "pkg/m.py", select=["ML209"])
+    assert [(v.line, v.code) for v in result.violations] == [(5, "ML209")]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import re
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 
 import libcst as cst
@@ -152,7 +154,8 @@ class _Normaliser(cst.CSTTransformer):
 
 
 def cst_equal(a: cst.CSTNode, b: cst.CSTNode) -> bool:
-    """Structural equality ignoring whitespace, comments and redundant parentheses."""
+    """Structural equality ignoring whitespace, comments and redundant parentheses (the
+    parentheses that decide grouping count: ``(a + b) * c`` is not ``a + b * c``)."""
     if type(a) is not type(b):
         return False
     if a is b:
@@ -161,9 +164,19 @@ def cst_equal(a: cst.CSTNode, b: cst.CSTNode) -> bool:
 
 
 def _canon(node: cst.CSTNode) -> str:
-    """A whitespace-free canonical rendering of an expression."""
-    code = cst.Module([]).code_for_node(strip_ws(node))
-    return _WS_RE.sub("", _strip_comments(code))
+    """A canonical form of an expression: CPython's ``ast`` of its code, which drops
+    whitespace, comments and redundant parentheses but keeps grouping, string contents and
+    keyword spacing (``not a`` vs ``nota``)."""
+    code = cst.Module([]).code_for_node(node)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse("(" + code + "\n)", mode="eval")
+        return ast.dump(tree.body)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        # not an expression on its own (a slice, a starred element...): compare the code
+        # without whitespace and comments, keeping every parenthesis
+        return "\0" + _WS_RE.sub("", _strip_comments(code))
 
 
 _WS_RE = re.compile(r"\s+")
