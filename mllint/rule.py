@@ -179,10 +179,10 @@ def _collect_from_module(module: Any, found: dict[str, type[Rule]]) -> None:
     for value in vars(module).values():
         if (
             isinstance(value, type)
-            and issubclass(value, Rule)
+            and value.__module__ == module.__name__  # cheap checks first: Rule is an ABC
+            and Rule in value.__mro__
             and value is not Rule
             and getattr(value, "code", None)
-            and value.__module__ == module.__name__
         ):
             _add(value, found)
 
