@@ -31,6 +31,13 @@ def _env() -> dict[str, str]:
     return env
 
 
+def _default_signals() -> None:
+    """In the child, before exec: a shell starts background jobs with SIGINT ignored, and
+    Python then installs no KeyboardInterrupt handler; these tests are about the default
+    disposition, whatever started the test run."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _mllint(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "mllint", *args],
@@ -144,6 +151,7 @@ def run_and_interrupt(
             stdout=out,  # files, not pipes: orphaned workers would hold pipes open
             stderr=err,
             start_new_session=True,  # its own process group, like a shell job
+            preexec_fn=_default_signals,
         )
     paths = [root / rel for rel in files]
     deadline = time.monotonic() + 120
@@ -299,7 +307,11 @@ def test_sigint_during_write_leaves_no_temp_file(tmp_path: Path) -> None:
     script = tmp_path / "die.py"
     script.write_text(WRITE_THEN_DIE.replace("SIGTERM", "SIGINT"))
     proc = subprocess.run(
-        [sys.executable, str(script), str(target)], cwd=ROOT, capture_output=True, timeout=60
+        [sys.executable, str(script), str(target)],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+        preexec_fn=_default_signals,
     )
     assert proc.returncode != 0
     assert target.read_text() == "x = 1\n"
