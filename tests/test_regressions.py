@@ -157,3 +157,35 @@ def test_ml209_frames_differing_inside_a_string_are_different() -> None:
     )
     result = check_source(src, "pkg/m.py", select=["ML209"])
     assert [(v.line, v.code) for v in result.violations] == [(5, "ML209")]
+
+
+_TWO_NETS_PLAIN = """
+def make_plain():
+    class Net:
+        def forward(self, x):
+            return F.dropout(x, 0.5)
+
+    return Net
+"""
+_TWO_NETS_MODULE = """
+def make_module():
+    class Net(torch.nn.Module):
+        def forward(self, x):
+            return F.dropout(x, 0.5)
+
+    return Net
+"""
+
+
+@pytest.mark.parametrize("module_first", [False, True])
+def test_two_classes_with_one_name_are_judged_separately(module_first: bool) -> None:
+    """Whether a class is a torch Module was cached by class name: with two local classes
+    named Net, the first one judged decided for both (a missed finding or a false one)."""
+    head = "import torch\nimport torch.nn.functional as F\n"
+    parts = (
+        [_TWO_NETS_MODULE, _TWO_NETS_PLAIN] if module_first else [_TWO_NETS_PLAIN, _TWO_NETS_MODULE]
+    )
+    src = head + "".join(parts)
+    module_line = src.splitlines().index("    class Net(torch.nn.Module):") + 3
+    result = check_source(src, "pkg/nets.py", select=["ML302"])
+    assert [(v.line, v.code) for v in result.violations] == [(module_line, "ML302")]

@@ -129,7 +129,8 @@ class KindInference:
         self._local_classes: dict[str, ClassInfo] = {
             c.name: c for c in ctx.model.classes if c.scope.parent is ctx.model.module_scope
         }
-        self._module_class_cache: dict[str, bool] = {}
+        #: by ClassInfo identity, not name: two classes may share a name (in two functions)
+        self._module_class_cache: dict[int, bool] = {}
 
     # -- public ----------------------------------------------------------------------------
     def of(self, expr: cst.CSTNode, scope: Scope) -> str | None:
@@ -519,10 +520,10 @@ class KindInference:
         return self.ctx.model.functions.get(id(node))
 
     def is_torch_module_class(self, cls: ClassInfo) -> bool:
-        cached = self._module_class_cache.get(cls.name)
+        cached = self._module_class_cache.get(id(cls))
         if cached is not None:
             return cached
-        self._module_class_cache[cls.name] = False
+        self._module_class_cache[id(cls)] = False  # a cycle of bases is not a Module
         result = False
         for base in cls.bases:
             q = self.ctx.qualname_in(base, cls.scope.parent or cls.scope)
@@ -534,7 +535,7 @@ class KindInference:
                 if other is not None and other is not cls and self.is_torch_module_class(other):
                     result = True
                     break
-        self._module_class_cache[cls.name] = result
+        self._module_class_cache[id(cls)] = result
         return result
 
 
