@@ -189,3 +189,18 @@ def test_two_classes_with_one_name_are_judged_separately(module_first: bool) -> 
     module_line = src.splitlines().index("    class Net(torch.nn.Module):") + 3
     result = check_source(src, "pkg/nets.py", select=["ML302"])
     assert [(v.line, v.code) for v in result.violations] == [(module_line, "ML302")]
+
+
+def test_only_the_body_of_an_equal_main_guard_is_guarded() -> None:
+    """`if __name__ != "__main__":` and the `else:` of a main guard run on import."""
+    src = (
+        'if __name__ != "__main__":\n'
+        "    import torch\n"
+        "\n"
+        'if __name__ == "__main__":\n'
+        "    import pandas\n"
+        "else:\n"
+        "    import sklearn\n"
+    )
+    result = check_source(src, "pkg/__init__.py", select=["ML701"])
+    assert [(v.line, v.code) for v in result.violations] == [(2, "ML701"), (7, "ML701")]

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from mllint.semantics.context import FileContext
+from mllint.semantics.context import FileContext, is_main_guard_test
 from mllint.semantics.scopes import Scope
 from mllint.semantics.walk import child_nodes
 
@@ -167,20 +167,6 @@ def local_function(
             return None
         return cls.methods.get(expr.attr.value)
     return None
-
-
-def is_main_guard_test(test: cst.BaseExpression) -> bool:
-    """``__name__ == "__main__"`` (either operand order)."""
-    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
-        return False
-    if not isinstance(test.comparisons[0].operator, cst.Equal):
-        return False
-    left = test.left
-    right = test.comparisons[0].comparator
-    names = {getattr(left, "value", None), getattr(right, "value", None)}
-    return "__name__" in names and any(
-        isinstance(x, cst.SimpleString) and x.evaluated_value == "__main__" for x in (left, right)
-    )
 
 
 def main_guards(module: cst.Module) -> list[cst.If]:

@@ -295,7 +295,13 @@ class FileContext:
         return False
 
     def in_main_guard(self) -> bool:
-        return any(isinstance(n, cst.If) and _is_main_guard(n.test) for n in self.stack)
+        """Inside the body of an ``if __name__ == "__main__":`` (not its ``else``: that part
+        runs on import)."""
+        stack = self.stack
+        return any(
+            isinstance(n, cst.If) and stack[i + 1] is n.body and is_main_guard_test(n.test)
+            for i, n in enumerate(stack[:-1])
+        )
 
     # -- names ---------------------------------------------------------------------------
     def qualname(self, expr: cst.CSTNode | None) -> str | None:
@@ -550,8 +556,11 @@ def _is_import_try(stmt: cst.Try) -> bool:
     return only_imports(stmt.body) and all(only_imports(h.body) for h in stmt.handlers)
 
 
-def _is_main_guard(test: cst.BaseExpression) -> bool:
+def is_main_guard_test(test: cst.BaseExpression) -> bool:
+    """``__name__ == "__main__"`` (either operand order; ``!=`` is not a guard)."""
     if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return False
+    if not isinstance(test.comparisons[0].operator, cst.Equal):
         return False
     left = test.left
     right = test.comparisons[0].comparator

@@ -20,11 +20,10 @@ from mllint.rules.concurrency.blocking_io_in_async import (
 )
 from mllint.semantics.concurrency import (
     PROCESS,
-    is_main_guard_test,
     is_process_call,
     pool_kind_of_call,
 )
-from mllint.semantics.context import FileFacts
+from mllint.semantics.context import FileFacts, is_main_guard_test
 from mllint.semantics.cstutil import call_arg, expression_names, int_value, iter_names_in_target
 from mllint.semantics.walk import iter_descendants
 
