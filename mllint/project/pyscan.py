@@ -14,6 +14,8 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
+from mllint.prescan import dotted_name
+
 Version = tuple[int, int]
 #: the interpreter versions considered when deciding whether a guard implies a condition
 CANDIDATE_VERSIONS: tuple[Version, ...] = ((2, 7), *((3, m) for m in range(0, 21)))
@@ -66,16 +68,7 @@ class Ctx:
         return True
 
 
-def dotted(node: ast.AST) -> str | None:
-    """``a.b.c`` for a chain of attributes on a name, else None."""
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return None
+dotted = dotted_name  # ``a.b.c`` for a chain of attributes on a name (mllint.prescan)
 
 
 def is_type_checking(test: ast.AST) -> bool:
