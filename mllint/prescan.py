@@ -51,7 +51,6 @@ COMPREHENSION_TYPES: tuple[type[ast.AST], ...] = (
     ast.DictComp,
     ast.GeneratorExp,
 )
-FUNCTION_TYPES: tuple[type[ast.AST], ...] = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
 def _fields(t: type) -> tuple[str, ...]:
@@ -221,29 +220,29 @@ class Scan:
         ``import a.b.c`` and ``from a.b.c import d`` give ``a``, ``a.b`` and ``a.b.c``
         (``from a.b import c`` also gives ``a.b.c``: ``c`` may be a module). Relative
         imports keep their leading dots (``.x``)."""
-        hit = self._cache.get("imported")
-        if hit is None:
-            mods: set[str] = set()
+        return self.memo("imported", self._imported_modules)
 
-            def add(dotted: str) -> None:
-                lead = len(dotted) - len(dotted.lstrip("."))
-                parts = dotted[lead:].split(".")
-                for i in range(1, len(parts) + 1):
-                    mods.add(dotted[:lead] + ".".join(parts[:i]))
+    def _imported_modules(self) -> frozenset[str]:
+        mods: set[str] = set()
 
-            for imp in self.of(ast.Import):
-                for alias in imp.names:
-                    add(alias.name)
-            for imp_from in self.of(ast.ImportFrom):
-                base = "." * imp_from.level + (imp_from.module or "")
-                if base and base.strip("."):
-                    add(base)
-                for alias in imp_from.names:
-                    if alias.name != "*":
-                        sep = "" if base.endswith(".") or not base else "."
-                        add(base + sep + alias.name)
-            hit = self._cache["imported"] = frozenset(mods)
-        return hit  # type: ignore[return-value]
+        def add(dotted: str) -> None:
+            lead = len(dotted) - len(dotted.lstrip("."))
+            parts = dotted[lead:].split(".")
+            for i in range(1, len(parts) + 1):
+                mods.add(dotted[:lead] + ".".join(parts[:i]))
+
+        for imp in self.of(ast.Import):
+            for alias in imp.names:
+                add(alias.name)
+        for imp_from in self.of(ast.ImportFrom):
+            base = "." * imp_from.level + (imp_from.module or "")
+            if base and base.strip("."):
+                add(base)
+            for alias in imp_from.names:
+                if alias.name != "*":
+                    sep = "" if base.endswith(".") or not base else "."
+                    add(base + sep + alias.name)
+        return frozenset(mods)
 
     def import_bindings(
         self, package: str | None, *, relative: Literal["package", "suffix"] = "package"
@@ -321,39 +320,28 @@ class Scan:
 
     def names(self) -> frozenset[str]:
         """The ``id`` of every ``Name`` node."""
-        hit = self._cache.get("names")
-        if hit is None:
-            hit = self._cache["names"] = frozenset(n.id for n in self.of(ast.Name))
-        return hit  # type: ignore[return-value]
+        return self.memo("names", lambda: frozenset(n.id for n in self.of(ast.Name)))
 
     def attrs(self) -> frozenset[str]:
         """The ``attr`` of every ``Attribute`` node."""
-        hit = self._cache.get("attrs")
-        if hit is None:
-            hit = self._cache["attrs"] = frozenset(n.attr for n in self.of(ast.Attribute))
-        return hit  # type: ignore[return-value]
+        return self.memo("attrs", lambda: frozenset(n.attr for n in self.of(ast.Attribute)))
 
     def called(self) -> frozenset[str]:
         """The terminal name of every call's callee: ``f`` for ``f(x)`` and ``a.b.f(x)``."""
-        hit = self._cache.get("called")
-        if hit is None:
-            out: set[str] = set()
-            for c in self.of(ast.Call):
-                n = terminal_name(c.func)
-                if n is not None:
-                    out.add(n)
-            hit = self._cache["called"] = frozenset(out)
-        return hit  # type: ignore[return-value]
+        return self.memo("called", lambda: frozenset(self._calls_by_name_memo()))
 
     def calls(self, *names: str) -> list[ast.Call]:
         """Calls whose callee's terminal name is one of ``names`` (from an index built once)."""
-        index = self.memo("calls-by-name", self._calls_by_name)
+        index = self._calls_by_name_memo()
         if len(names) == 1:
             return index.get(names[0], [])
         out: list[ast.Call] = []
         for name in set(names):
             out.extend(index.get(name, ()))
         return out
+
+    def _calls_by_name_memo(self) -> dict[str, list[ast.Call]]:
+        return self.memo("calls-by-name", self._calls_by_name)
 
     def _calls_by_name(self) -> dict[str, list[ast.Call]]:
         index: dict[str, list[ast.Call]] = {}
@@ -393,39 +381,40 @@ class Scan:
         """Every node inside a loop's body (``for``/``while`` body and ``else``, a ``while``
         test, and with ``comprehensions`` the element, key/value and ``if`` parts of a
         comprehension and its inner ``for`` iterables), each once."""
-        key = "loops+c" if comprehensions else "loops"
-        hit = self._cache.get(key)
-        if hit is None:
-            roots: list[ast.AST] = []
-            for loop in self.of(ast.For, ast.AsyncFor):
-                roots.extend(loop.body)
-                roots.extend(loop.orelse)
-            for wloop in self.of(ast.While):
-                roots.append(wloop.test)
-                roots.extend(wloop.body)
-                roots.extend(wloop.orelse)
-            if comprehensions:
-                for comp in self.of(*COMPREHENSION_TYPES):
-                    for part in ("elt", "key", "value"):
-                        sub = getattr(comp, part, None)
-                        if sub is not None:
-                            roots.append(sub)
-                    gens = comp.generators  # type: ignore[attr-defined]
-                    for i, gen in enumerate(gens):
-                        roots.extend(gen.ifs)
-                        if i:
-                            roots.append(gen.iter)
-            seen: set[int] = set()
-            out: list[ast.AST] = []
-            for root in roots:
-                for n in walk(root):
-                    k = id(n)
-                    if k in seen:
-                        continue
-                    seen.add(k)
-                    out.append(n)
-            hit = self._cache[key] = out
-        return hit  # type: ignore[return-value]
+        return self.memo(
+            "loops+c" if comprehensions else "loops", lambda: self._loop_bodies(comprehensions)
+        )
+
+    def _loop_bodies(self, comprehensions: bool) -> list[ast.AST]:
+        roots: list[ast.AST] = []
+        for loop in self.of(ast.For, ast.AsyncFor):
+            roots.extend(loop.body)
+            roots.extend(loop.orelse)
+        for wloop in self.of(ast.While):
+            roots.append(wloop.test)
+            roots.extend(wloop.body)
+            roots.extend(wloop.orelse)
+        if comprehensions:
+            for comp in self.of(*COMPREHENSION_TYPES):
+                for part in ("elt", "key", "value"):
+                    sub = getattr(comp, part, None)
+                    if sub is not None:
+                        roots.append(sub)
+                gens = comp.generators  # type: ignore[attr-defined]
+                for i, gen in enumerate(gens):
+                    roots.extend(gen.ifs)
+                    if i:
+                        roots.append(gen.iter)
+        seen: set[int] = set()
+        out: list[ast.AST] = []
+        for root in roots:
+            for n in walk(root):
+                k = id(n)
+                if k in seen:
+                    continue
+                seen.add(k)
+                out.append(n)
+        return out
 
     def in_loops(self, *types: type[_A], comprehensions: bool = True) -> list[_A]:
         """Nodes of these types inside a loop body (see :meth:`loop_bodies`)."""
@@ -447,7 +436,3 @@ def scan_source(source: str) -> Scan | None:
         return Scan(tree, source)
     except RecursionError:  # pragma: no cover - the index is iterative
         return None
-
-
-def any_of(nodes: Iterable[ast.AST], types: tuple[type[ast.AST], ...]) -> bool:
-    return any(isinstance(n, types) for n in nodes)
