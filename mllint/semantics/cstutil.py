@@ -137,22 +137,6 @@ def positional_args(call: cst.Call) -> list[cst.Arg]:
     return [a for a in call.args if a.keyword is None and not a.star]
 
 
-def strip_ws(node: cst.CSTNode) -> cst.CSTNode:
-    """A copy without parentheses, for structural comparison."""
-    result = node.visit(_Normaliser())
-    return result if isinstance(result, cst.CSTNode) else node
-
-
-class _Normaliser(cst.CSTTransformer):
-    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> cst.CSTNode:  # type: ignore[override]
-        if hasattr(updated_node, "lpar") and getattr(updated_node, "lpar", None):
-            try:
-                return updated_node.with_changes(lpar=(), rpar=())
-            except Exception:  # pragma: no cover
-                return updated_node
-        return updated_node
-
-
 def cst_equal(a: cst.CSTNode, b: cst.CSTNode) -> bool:
     """Structural equality ignoring whitespace, comments and redundant parentheses (the
     parentheses that decide grouping count: ``(a + b) * c`` is not ``a + b * c``)."""
