@@ -109,7 +109,7 @@ def _select_rules(
     line numbers let the position pass render only the statements with findings."""
     base = facts.path.rsplit("/", 1)[-1]
     out: list[EnabledRule] = []
-    gated = False
+    gated: list[EnabledRule] = []
     for er in rules:
         r = er.rule
         if r.code == SYNTAX_ERROR_CODE:  # reported by the engine itself; visits nothing
@@ -121,15 +121,15 @@ def _select_rules(
         if not r.can_match(source):
             continue
         out.append(er)
-        gated = gated or r.has_ast_gate()
+        if r.has_ast_gate():
+            gated.append(er)
     if not (ast_gate and gated):
         return out, None
     scan = scan_source(source)
     if scan is None:  # libcst may parse what this Python cannot; it reports syntax errors
         return out, None
-    return [
-        er for er in out if not er.rule.has_ast_gate() or er.rule.ast_gate(scan, facts, er.options)
-    ], scan
+    rejected = {id(er) for er in gated if not er.rule.ast_gate(scan, facts, er.options)}
+    return [er for er in out if id(er) not in rejected], scan
 
 
 def lint_source(source: str, request: LintRequest) -> FileResult:

@@ -52,18 +52,26 @@ class _AllFound(Exception):
     pass
 
 
-def node_offsets(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> dict[int, tuple[int, int]]:
-    """``{id(node): (start, end)}`` character offsets of the whitespace-inclusive code of each
-    node, i.e. exactly the span ``module.code_for_node(node)`` renders."""
+def _offset_state(
+    module: cst.Module, offset: int, targets: set[int], ranges: dict[int, tuple[int, int]]
+) -> _OffsetState:
     state = _OffsetState(
         default_indent=module.default_indent, default_newline=module.default_newline
     )
-    state.offset = 0
-    state.targets = {id(n) for n in nodes}
+    state.offset = offset
+    state.targets = targets
     state.starts = {}
-    state.ranges = {}
-    if not state.targets:
+    state.ranges = ranges
+    return state
+
+
+def node_offsets(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> dict[int, tuple[int, int]]:
+    """``{id(node): (start, end)}`` character offsets of the whitespace-inclusive code of each
+    node, i.e. exactly the span ``module.code_for_node(node)`` renders."""
+    targets = {id(n) for n in nodes}
+    if not targets:
         return {}
+    state = _offset_state(module, 0, targets, {})
     # codegen stops after the last target: the tail of the file is never rendered
     with contextlib.suppress(_AllFound):
         module._codegen(state)
@@ -106,13 +114,7 @@ def statement_offsets(
         start = index.starts[first - 1] - len(lead)
         if start < 0 or not source.startswith(lead, start):
             return None
-        state = _OffsetState(
-            default_indent=module.default_indent, default_newline=module.default_newline
-        )
-        state.offset = start
-        state.targets = targets
-        state.starts = {}
-        state.ranges = ranges
+        state = _offset_state(module, start, targets, ranges)
         with contextlib.suppress(_AllFound):
             stmt._codegen(state)
         if not source.startswith("".join(state.tokens), start):

@@ -488,7 +488,7 @@ def _worker(args: tuple[SourceFile, Settings, RunOptions, Path | None]) -> FileO
 
 #: Python's cyclic garbage collector, left on, runs a full collection every few hundred
 #: thousand allocations; a libcst parse allocates millions of nodes, and those collections
-#: traverse every live node again and again: ~30% of a cold run's CPU. While checking, the
+#: traverse every live node again and again: ~20% of a cold run. While checking, the
 #: collector is off; after each file (whose tree is garbage by then) the youngest generation
 #: is collected, which frees that file's reference cycles (scope models), and every
 #: FULL_GC_EVERY files a full collection frees anything older.
