@@ -623,13 +623,15 @@ def _process_targets(scan: Scan) -> list[ast.AST]:
     return out
 
 
-def _local_function_names(targets: Iterable[ast.AST]) -> set[str]:
-    """Names of the defs ``local_function`` may find for these expressions: ``f`` for ``f``
-    and ``self.f``."""
-    out: set[str] = set()
+def _target_functions(scan: Scan, targets: Iterable[ast.AST]) -> set[int]:
+    """The ids of the defs ``local_function`` may find for these expressions (by name: ``f``
+    for ``f`` and ``self.f``)."""
+    names: set[str] = set()
     for t in targets:
         if isinstance(t, ast.Name):
-            out.add(t.id)
+            names.add(t.id)
         elif isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name):
-            out.add(t.attr)
-    return out
+            names.add(t.attr)
+    if not names:
+        return set()
+    return {id(fn) for fn in scan.functions() if fn.name in names}

@@ -12,6 +12,7 @@ from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
 from mllint.rules.concurrency.blocking_io_in_async import _enclosing_scope, _pool_calls
 from mllint.semantics.concurrency import (
+    POOL_CALLABLE_METHODS,
     PROCESS,
     enclosing_def_or_lambda,
     pool_kind_of_call,
@@ -22,23 +23,7 @@ from mllint.semantics.cstutil import block_indents, code_in_block
 
 _CLOSERS = frozenset({"shutdown", "terminate"})
 #: methods that use the pool without letting it escape
-_USES = frozenset(
-    {
-        "submit",
-        "map",
-        "imap",
-        "imap_unordered",
-        "starmap",
-        "starmap_async",
-        "map_async",
-        "apply",
-        "apply_async",
-        "close",
-        "join",
-        "shutdown",
-        "terminate",
-    }
-)
+_USES = POOL_CALLABLE_METHODS | _CLOSERS | {"close", "join"}
 
 
 class ExecutorNeverShutDown(Rule):

@@ -12,10 +12,10 @@ from mllint.prescan import Scan
 from mllint.rule import Rule
 from mllint.rules.concurrency.blocking_io_in_async import (
     _enclosing_scope,
-    _local_function_names,
     _process_targets,
     _qual_calls,
     _qual_in,
+    _target_functions,
 )
 from mllint.rules.concurrency.unpicklable_process_target import process_callable_arg
 from mllint.semantics import kinds as K
@@ -86,10 +86,7 @@ class ProcessWorkerMutatesGlobal(Rule):
         # assignment to a name or a mutator method call on a name
         targets = _process_targets(scan)
         targets.extend(_joblib_targets(scan))
-        names = _local_function_names(targets)
-        if not names:
-            return False
-        fns = {id(fn) for fn in scan.functions() if fn.name in names}
+        fns = _target_functions(scan, targets)
         if not fns:
             return False
         for g in scan.of(ast.Global):

@@ -13,9 +13,9 @@ from mllint.rule import Rule
 from mllint.rules.concurrency.blocking_io_in_async import (
     _arg,
     _enclosing_scope,
-    _local_function_names,
     _pool_method_args,
     _qual_calls,
+    _target_functions,
 )
 from mllint.semantics.concurrency import (
     POOL_CALLABLE_METHODS,
@@ -125,10 +125,7 @@ class UnlockedSharedUpdateInThread(Rule):
                 arg = _arg(c, (keyword,), 1)
                 if arg is not None:
                     targets.append(arg)
-        names = _local_function_names(targets)
-        if not names:
-            return False
-        fns = {id(fn) for fn in scan.functions() if fn.name in names}
+        fns = _target_functions(scan, targets)
         if not fns:
             return False
         with_global: set[int] | None = None
