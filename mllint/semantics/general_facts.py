@@ -97,12 +97,12 @@ def mutable_value_category(
         return None
     if ctx.kind(expr, scope) == K.ESTIMATOR:
         return HASHABLE
-    if _model_like_class(ctx, expr.func, scope):
+    if model_like_class(ctx, expr.func, scope):
         return HASHABLE
     return None
 
 
-def _model_like_class(ctx: FileContext, func: cst.BaseExpression, scope: Scope) -> bool:
+def model_like_class(ctx: FileContext, func: cst.BaseExpression, scope: Scope) -> bool:
     """``RandomForestModel()``: a same-module or relatively imported class named like a model
     (ML001 item 7)."""
     last = attr_name(func)

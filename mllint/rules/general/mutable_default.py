@@ -13,6 +13,7 @@ from mllint.rule import Fix, FixSafety, Option, Rule
 from mllint.semantics import kinds as K
 from mllint.semantics.context import FileFacts, ImportPlan
 from mllint.semantics.cstutil import attr_name, block_indents, code_in_block
+from mllint.semantics.general_facts import model_like_class
 from mllint.semantics.scopes import Scope, all_params
 from mllint.semantics.walk import iter_descendants
 
@@ -96,7 +97,6 @@ _STATELESS_MODULE_PREFIXES = (
     "ReplicationPad", "CircularPad",
 )  # fmt: skip
 _NN_NON_MODULE_PACKAGES = frozenset({"functional", "init", "utils"})
-_MODEL_SUFFIXES = ("Model", "Classifier", "Regressor", "Estimator")
 
 _OPTIONAL_NAMES = frozenset({"typing.Optional", "typing_extensions.Optional"})
 _UNION_NAMES = frozenset({"typing.Union", "typing_extensions.Union"})
@@ -253,26 +253,7 @@ class MutableDefaultArgument(Rule):
                 return True
         if self.ctx.kind(expr) == K.ESTIMATOR:
             return True
-        return self._model_like_class(expr.func)
-
-    def _model_like_class(self, func: cst.BaseExpression) -> bool:
-        """``RandomForestModel()``: a same-module or relatively imported class named like a
-        model."""
-        last = attr_name(func)
-        if last is None or not last[:1].isupper() or not last.endswith(_MODEL_SUFFIXES):
-            return False
-        root = func
-        while isinstance(root, cst.Attribute):
-            root = root.value
-        if not isinstance(root, cst.Name):
-            return False
-        if root is func and self.ctx.local_class(root.value) is not None:
-            return True
-        bindings = self.ctx.bindings(root.value)
-        return bool(bindings) and all(
-            b.kind == "import" and isinstance(b.node, cst.ImportFrom) and bool(b.node.relative)
-            for b in bindings
-        )
+        return model_like_class(self.ctx, expr.func, self.ctx.scope)
 
     def visit_Lambda(self, node: cst.Lambda) -> None:
         for param in all_params(node.params):
