@@ -10,7 +10,7 @@ import libcst as cst
 
 from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
-from mllint.rules.pandas.chained_assignment import _ast_groupby, _imports_pandas
+from mllint.rules.pandas.chained_assignment import _ast_groupby, _imports_pandas, _is_full_slice
 from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import cst_equal, is_string_like, string_value
 from mllint.semantics.pandas_facts import (
@@ -21,15 +21,6 @@ from mllint.semantics.pandas_facts import (
     render,
     single_index,
 )
-
-
-def _is_full_slice(node: cst.CSTNode) -> bool:
-    return (
-        isinstance(node, cst.Slice)
-        and node.lower is None
-        and node.upper is None
-        and node.step is None
-    )
 
 
 class GroupbyAggregateAssignedAsColumn(Rule):
