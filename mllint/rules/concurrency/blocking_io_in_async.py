@@ -146,7 +146,7 @@ class BlockingIoInAsync(Rule):
         extra = options.get("extend-blocking-calls") or ()
         wanted = _BLOCKING_CALLS.union(extra) if extra else _BLOCKING_CALLS
         cands: list[ast.Call] = _qual_calls(scan, wanted)
-        for c in scan.calls(*_call_names(scan, ("from_pretrained",))):
+        for c in scan.calls(*scan.import_aliases(frozenset({"from_pretrained"}))):
             if any(_pretrained_qual(q) for q in _quals(scan, c.func)):
                 cands.append(c)
         for c in scan.calls(*_FRAME_WRITERS, *_FIT_METHODS):
@@ -283,23 +283,17 @@ def _registered_hooks(module: cst.Module) -> set[str]:
 _KEY_BODIES = "concurrency.bodies"
 _KEY_NOT_IMPORT_TIME = "concurrency.not_import_time"
 _KEY_FSTRINGS = "concurrency.fstrings"
-_KEY_RENAMES = "concurrency.renames"
 _FAR = 1 << 30
 
 _Pos = tuple[int, int]
 
 
-def _import_table(scan: Scan) -> dict[str, frozenset[str]]:
-    """Local name -> every qualified name an import anywhere in the file binds it to, a
-    relative import giving ``.mod.name`` (the package is resolved by the rule; see
-    :meth:`Scan.import_bindings`)."""
-    return scan.import_bindings(None, relative="suffix")
-
-
 def _quals(scan: Scan, expr: ast.AST) -> list[str]:
     """The qualified names ``ctx.qualname`` may give a Name/Attribute chain (a superset): its
     root through every import binding it, or as a builtin."""
-    return qualified_names(expr, _import_table(scan), builtins=True)
+    # a relative import gives ``.mod.name``: the package is resolved by the rule
+    bindings = scan.import_bindings(None, relative="suffix")
+    return qualified_names(expr, bindings, builtins=True)
 
 
 def _qual_match(qual: str, wanted: Iterable[str]) -> bool:
@@ -312,33 +306,6 @@ def _qual_in(scan: Scan, expr: ast.AST, wanted: Collection[str]) -> bool:
     return any(_qual_match(q, wanted) for q in _quals(scan, expr))
 
 
-def _renames(scan: Scan) -> dict[str, set[str]]:
-    """Last segment of an imported qualified name -> the local names it is imported under
-    when they differ (``import x.y as z`` and ``from x import y as z`` give ``y -> {z}``)."""
-    return scan.memo(_KEY_RENAMES, lambda: _build_renames(scan))
-
-
-def _build_renames(scan: Scan) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    for local, quals in _import_table(scan).items():
-        for q in quals:
-            last = q.rsplit(".", 1)[-1]
-            if last != local:
-                out.setdefault(last, set()).add(local)
-    return out
-
-
-def _call_names(scan: Scan, lasts: Iterable[str]) -> set[str]:
-    """Callee terminal names a call to a qualified name ending in one of ``lasts`` can have:
-    those names and the local names of imports of such names."""
-    names = set(lasts)
-    renames = _renames(scan)
-    if renames:
-        for last in list(names):
-            names.update(renames.get(last, ()))
-    return names
-
-
 _LASTS: dict[frozenset[str], frozenset[str]] = {}
 
 
@@ -348,7 +315,7 @@ def _qual_calls(scan: Scan, wanted: Collection[str]) -> list[ast.Call]:
     lasts = _LASTS.get(key)
     if lasts is None:
         lasts = _LASTS[key] = frozenset(w.rsplit(".", 1)[-1] for w in key)
-    calls = scan.calls(*_call_names(scan, lasts))
+    calls = scan.calls(*scan.import_aliases(lasts))
     return [c for c in calls if _qual_in(scan, c.func, wanted)] if calls else calls
 
 
