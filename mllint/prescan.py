@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import ast
 import warnings
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal, TypeVar, overload
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "absolute_module",
     "qualified_names",
     "scan_source",
+    "scope_statements",
     "terminal_name",
 ]
 
@@ -80,6 +81,38 @@ def walk(node: ast.AST) -> Iterator[ast.AST]:
         n = pop()
         yield n
         extend(_children(n))
+
+
+def scope_statements(
+    body: Sequence[ast.stmt],
+    *,
+    classes: bool = False,
+    skip_body: Callable[[ast.If], bool] | None = None,
+) -> Iterator[ast.stmt]:
+    """The statements of a scope's ``body`` and of the blocks of its compound statements
+    (if/try/with/loops/match, which open no scope). Defs and classes are yielded but not
+    entered; with ``classes``, class bodies are entered too. The body (not the ``else``) of
+    an ``if`` for which ``skip_body`` says True is left out."""
+    stack = list(body)
+    while stack:
+        stmt = stack.pop()
+        yield stmt
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        if isinstance(stmt, ast.ClassDef):
+            if classes:
+                stack.extend(stmt.body)
+            continue
+        if isinstance(stmt, ast.If) and skip_body is not None and skip_body(stmt):
+            stack.extend(stmt.orelse)
+            continue
+        for field in ("body", "orelse", "finalbody"):
+            block = getattr(stmt, field, None)
+            if isinstance(block, list):
+                stack.extend(block)
+        # try/try* handlers, match cases (ast.TryStar is Python 3.11+)
+        for part in (*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())):
+            stack.extend(part.body)
 
 
 def terminal_name(expr: ast.AST) -> str | None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import libcst as cst
 
-from mllint.prescan import Scan
+from mllint.prescan import Scan, scope_statements
 from mllint.rule import Fix, FixSafety, Rule
 from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import block_indents, code_in_block, dotted_name, string_value
@@ -304,26 +304,6 @@ def _class_functions(
 ) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef]:
     """Functions whose scope is the class of ``body``: defined in it directly or under
     ``if``/``try``/``with``/``for``/``while``/``match`` (not in nested functions or classes)."""
-    stack = list(body)
-    while stack:
-        stmt = stack.pop()
+    for stmt in scope_statements(body):
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             yield stmt
-        elif isinstance(stmt, ast.ClassDef):
-            continue
-        else:
-            stack.extend(_sub_statements(stmt))
-
-
-def _sub_statements(stmt: ast.stmt) -> list[ast.stmt]:
-    """The statements nested in a compound statement other than a def or class."""
-    out: list[ast.stmt] = []
-    for name in ("body", "orelse", "finalbody"):
-        part = getattr(stmt, name, None)
-        if isinstance(part, list):
-            out.extend(part)
-    for handler in getattr(stmt, "handlers", ()):
-        out.extend(handler.body)
-    for case in getattr(stmt, "cases", ()):
-        out.extend(case.body)
-    return out

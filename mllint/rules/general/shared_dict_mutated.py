@@ -9,9 +9,9 @@ from typing import Any
 
 import libcst as cst
 
-from mllint.prescan import Scan
+from mllint.prescan import Scan, scope_statements
 from mllint.rule import Fix, FixSafety, Option, Rule
-from mllint.rules.general.lru_cache_method import _import_locals, _sub_statements
+from mllint.rules.general.lru_cache_method import _import_locals
 from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import iter_names_in_target
 from mllint.semantics.scopes import Binding, Scope
@@ -96,9 +96,7 @@ class SharedDictMutatedViaAlias(Rule):
         module_stmts: set[int] = set()
         containers: set[str] = set()
         bound: set[str] | None = None
-        stack: list[ast.stmt] = list(scan.tree.body)
-        while stack:
-            stmt = stack.pop()
+        for stmt in scope_statements(scan.tree.body):
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 continue
             module_stmts.add(id(stmt))
@@ -110,8 +108,7 @@ class SharedDictMutatedViaAlias(Rule):
             elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
                 targets, value = [stmt.target], stmt.value
             else:
-                stack.extend(_sub_statements(stmt))
-                continue
+                continue  # a compound statement: scope_statements yields its blocks
             if isinstance(value, ast.Call):
                 func = value.func
                 if not (isinstance(func, ast.Name) and func.id in _CONTAINER_NAMES):

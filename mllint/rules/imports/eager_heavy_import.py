@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 import libcst as cst
 
 from mllint.positions import LineIndex, node_offsets, trim_range
+from mllint.prescan import scope_statements
 from mllint.rule import Fix, FixSafety, Option, Rule
-from mllint.rules.imports.module_getattr_fallthrough import module_statements
 from mllint.semantics.cstutil import dotted_name, string_value
 from mllint.semantics.scopes import Binding, is_type_checking_test, type_checking_block
 
@@ -371,7 +371,7 @@ class EagerHeavyImport(Rule):
         )
         allowed = frozenset(options.get("allowed-modules", ()))
         own = _first_party(facts)
-        for stmt in module_statements(scan.tree.body, classes=True, skip_body=_ast_type_checking):
+        for stmt in scope_statements(scan.tree.body, classes=True, skip_body=_ast_type_checking):
             if isinstance(stmt, ast.Import):
                 if any(_heavy(a.name, heavy, allowed, own) for a in stmt.names):
                     return True

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import ast
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import libcst as cst
 
-from mllint.prescan import Scan
+from mllint.prescan import Scan, scope_statements
 from mllint.rule import Fix, FixSafety, Rule
 from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import block_indents, code_in_block, dotted_name
@@ -43,38 +42,7 @@ def has_module_getattr(scan: Scan) -> bool:
     }
     if not candidates:
         return False
-    return any(id(stmt) in candidates for stmt in module_statements(scan.tree.body))
-
-
-def module_statements(
-    body: Sequence[ast.stmt],
-    *,
-    classes: bool = False,
-    skip_body: Callable[[ast.If], bool] | None = None,
-) -> Iterator[ast.stmt]:
-    """Statements of ``body`` and of the blocks of its compound statements (if/try/with/
-    loops/match), not inside functions; inside class bodies only with ``classes``. The body
-    (not the ``else``) of an ``if`` for which ``skip_body`` says True is left out."""
-    stack = list(body)
-    while stack:
-        stmt = stack.pop()
-        yield stmt
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            continue
-        if isinstance(stmt, ast.ClassDef):
-            if classes:
-                stack.extend(stmt.body)
-            continue
-        if isinstance(stmt, ast.If) and skip_body is not None and skip_body(stmt):
-            stack.extend(stmt.orelse)
-            continue
-        for field in ("body", "orelse", "finalbody"):
-            block = getattr(stmt, field, None)
-            if isinstance(block, list):
-                stack.extend(block)
-        # try/try* handlers, match cases (ast.TryStar is Python 3.11+)
-        for part in (*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())):
-            stack.extend(part.body)
+    return any(id(stmt) in candidates for stmt in scope_statements(scan.tree.body))
 
 
 def _is_none_return(stmt: cst.Return) -> bool:

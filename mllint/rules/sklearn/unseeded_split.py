@@ -9,7 +9,7 @@ from typing import Any
 
 import libcst as cst
 
-from mllint.prescan import Scan, absolute_module, qualified_names
+from mllint.prescan import Scan, absolute_module, qualified_names, scope_statements
 from mllint.rule import Fix, FixSafety, Option, Rule
 from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import call_arg
@@ -159,19 +159,9 @@ def _walk_local(nodes: Iterable[ast.AST]) -> Iterator[ast.AST]:
 def _class_functions(cls: ast.ClassDef) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef]:
     """Functions defined in the class's scope: in its body, also inside if/try/with/for/
     while/match blocks (those do not open a scope)."""
-    stack: list[ast.stmt] = list(cls.body)
-    while stack:
-        stmt = stack.pop()
+    for stmt in scope_statements(cls.body):
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             yield stmt
-        elif isinstance(stmt, ast.Match):
-            for case in stmt.cases:
-                stack.extend(case.body)
-        elif isinstance(stmt, _AST_COMPOUND) and not isinstance(stmt, ast.ClassDef):
-            for name in ("body", "orelse", "finalbody"):
-                stack.extend(getattr(stmt, name, ()))
-            for handler in getattr(stmt, "handlers", ()):
-                stack.extend(handler.body)
 
 
 def _pos(node: ast.AST) -> _Pos:
