@@ -32,6 +32,7 @@ __all__ = [
     "qualified_names",
     "scan_source",
     "scope_statements",
+    "start_pos",
     "terminal_name",
 ]
 
@@ -113,6 +114,11 @@ def scope_statements(
         # try/try* handlers, match cases (ast.TryStar is Python 3.11+)
         for part in (*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())):
             stack.extend(part.body)
+
+
+def start_pos(node: ast.AST) -> tuple[int, int]:
+    """``(line, column)`` where a node starts; ``(0, 0)`` for a node without a position."""
+    return (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
 
 
 def terminal_name(expr: ast.AST) -> str | None:

@@ -11,6 +11,7 @@ import libcst as cst
 
 from mllint.options import Option
 from mllint.prescan import Scan, qualified_names, walk
+from mllint.prescan import start_pos as _start
 from mllint.rule import Fix, FixSafety, Rule
 from mllint.semantics import kinds as K
 from mllint.semantics.concurrency import (
@@ -317,10 +318,6 @@ def _qual_calls(scan: Scan, wanted: Collection[str]) -> list[ast.Call]:
         lasts = _LASTS[key] = frozenset(w.rsplit(".", 1)[-1] for w in key)
     calls = scan.calls(*scan.import_aliases(lasts))
     return [c for c in calls if _qual_in(scan, c.func, wanted)] if calls else calls
-
-
-def _start(node: ast.AST) -> _Pos:
-    return (node.lineno, node.col_offset)  # type: ignore[attr-defined]
 
 
 def _end(node: ast.AST) -> _Pos:

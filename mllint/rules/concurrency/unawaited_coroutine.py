@@ -9,13 +9,13 @@ from typing import Any
 import libcst as cst
 
 from mllint.prescan import Scan
+from mllint.prescan import start_pos as _start
 from mllint.rule import Fix, FixSafety, Rule
 from mllint.rules.concurrency.blocking_io_in_async import (
     _enclosing_scope,
     _end,
     _qual_calls,
     _qual_in,
-    _start,
 )
 from mllint.semantics.concurrency import enclosing_async_def
 from mllint.semantics.context import FileFacts

@@ -12,6 +12,7 @@ import libcst as cst
 
 from mllint.positions import LineIndex, node_offsets, trim_range
 from mllint.prescan import COMPREHENSION_TYPES, Scan, absolute_module
+from mllint.prescan import start_pos as _pos
 from mllint.rule import Rule
 from mllint.semantics import kinds as K
 from mllint.semantics.context import FileContext, FileFacts
@@ -575,10 +576,6 @@ def _bound_twice(scan: Scan, names: set[str], owner: _Owners) -> set[tuple[str, 
         if item.optional_vars is not None:
             count(item.optional_vars)
     return twice
-
-
-def _pos(node: ast.AST) -> tuple[int, int]:
-    return (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
 
 
 def _end(node: ast.AST) -> tuple[int, int]:

@@ -10,6 +10,7 @@ from typing import Any
 import libcst as cst
 
 from mllint.prescan import Scan, terminal_name, walk
+from mllint.prescan import start_pos as _pos
 from mllint.rule import Rule
 from mllint.rules.numerics.float_equality import (
     _Anchor,
@@ -19,7 +20,6 @@ from mllint.rules.numerics.float_equality import (
     _imports_of,
     _local_names,
     _may_resolve_into,
-    _pos,
     _Regions,
     _regions_of,
     _target_names,

@@ -13,6 +13,7 @@ from typing import Any
 import libcst as cst
 
 from mllint.prescan import Scan, dotted_name, qualified_names, terminal_name
+from mllint.prescan import start_pos as _pos
 from mllint.rule import Fix, FixSafety, Option, Rule
 from mllint.semantics import kinds as K
 from mllint.semantics.context import FileContext, FileFacts, ImportPlan
@@ -1267,10 +1268,6 @@ _Pos = tuple[int, int]
 _Anchor = ast.stmt | ast.expr
 #: (where the binding is, its annotation, its value)
 _Binding = tuple[_Anchor, ast.expr | None, ast.expr | None]
-
-
-def _pos(node: ast.expr | ast.stmt) -> _Pos:
-    return (node.lineno, node.col_offset)
 
 
 class _Regions:

@@ -9,13 +9,13 @@ from typing import Any
 import libcst as cst
 
 from mllint.prescan import Scan, terminal_name
+from mllint.prescan import start_pos as _pos
 from mllint.rule import Rule
 from mllint.rules.numerics.array_in_boolean_context import _LIST, _ND, _TENSOR, _kinds_of
 from mllint.rules.numerics.float_equality import (
     _end,
     _local_names,
     _may_resolve_into,
-    _pos,
     _regions_of,
 )
 from mllint.semantics import kinds as K

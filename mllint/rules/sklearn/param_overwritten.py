@@ -13,7 +13,6 @@ from mllint.prescan import Scan
 from mllint.rule import Fix, FixSafety, Rule
 from mllint.rules.sklearn.init_attribute_mismatch import _init_params
 from mllint.rules.sklearn.unseeded_split import (
-    _calls,
     _class_functions,
     _first_param,
     _innermost,
@@ -152,7 +151,7 @@ class ParamOverwritten(Rule):
             _ast_target_receivers(other.target, params, selves, receivers)
             if receivers:
                 candidates.append((other, receivers))
-        for call in _calls(scan, "setattr"):
+        for call in scan.calls("setattr"):
             values = [*call.args, *(k.value for k in call.keywords)]
             if isinstance(call.func, ast.Name) and any(
                 isinstance(a, ast.Constant) and a.value in params for a in values

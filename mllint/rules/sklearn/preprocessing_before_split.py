@@ -11,12 +11,11 @@ import libcst as cst
 
 from mllint.positions import LineIndex, node_offsets, trim_range
 from mllint.prescan import Scan
+from mllint.prescan import start_pos as _pos
 from mllint.rule import Option, Rule
 from mllint.rules.sklearn.unseeded_split import (
-    _calls,
     _innermost,
     _may_resolve_into_module,
-    _pos,
     _resolved_calls,
     _unstar,
 )
@@ -108,7 +107,7 @@ def _ast_method_calls(scan: Scan, method: str, made: set[int]) -> list[ast.expr]
             targets = assign.targets if isinstance(assign, ast.Assign) else [assign.target]
             names.update(t.id for t in targets if isinstance(t, ast.Name))
     out: list[ast.expr] = []
-    for call in _calls(scan, method):
+    for call in scan.calls(method):
         func = call.func
         if not isinstance(func, ast.Attribute):
             continue
@@ -307,7 +306,7 @@ class PreprocessingBeforeSplit(Rule):
                 fits.extend(_ast_method_calls(scan, "fit", made))
                 fits.extend(_ast_method_calls(scan, "fit_transform", made))
         if scan.imports_any("pandas"):
-            fits.extend(c for c in _calls(scan, "fillna") if isinstance(c.func, ast.Attribute))
+            fits.extend(c for c in scan.calls("fillna") if isinstance(c.func, ast.Attribute))
             fits.extend(
                 b
                 for b in scan.of(ast.BinOp)

@@ -11,7 +11,6 @@ import libcst as cst
 from mllint.prescan import Scan, qualified_names, terminal_name, walk
 from mllint.rule import Fix, FixSafety, Rule
 from mllint.rules.sklearn.unseeded_split import (
-    _calls,
     _unstar,
     _walk_local,
 )
@@ -593,7 +592,7 @@ class _SetGate:
         for k in scan.of(ast.keyword):
             if k.arg in _ORDER_KEYWORDS and listish(k.value):
                 return True
-        for call in _calls(scan, *scan.import_aliases(_USE_CALLS)):
+        for call in scan.calls(*scan.import_aliases(_USE_CALLS)):
             pos = [a for a in call.args if not isinstance(a, ast.Starred)]
             if any(setish(a) or listish(a) for a in pos):
                 return True
@@ -601,7 +600,7 @@ class _SetGate:
                 inner = [a for a in pos[0].args if not isinstance(a, ast.Starred)]
                 if inner and setish(inner[0]):
                     return True  # next(iter(S))
-        for call in _calls(scan, "index", "pop", "join"):
+        for call in scan.calls("index", "pop", "join"):
             func = call.func
             if not isinstance(func, ast.Attribute):
                 continue
@@ -617,7 +616,7 @@ class _SetGate:
                 return True
         list_calls = {
             id(c)
-            for c in _calls(scan, *scan.import_aliases(frozenset({"list", "tuple"})))
+            for c in scan.calls(*scan.import_aliases(frozenset({"list", "tuple"})))
             if len(c.args) == 1 and setish(c.args[0])
         }
         if not (self.set_lists or list_calls):

@@ -11,7 +11,6 @@ import libcst as cst
 from mllint.prescan import Scan, qualified_names
 from mllint.rule import Rule
 from mllint.rules.sklearn.unseeded_split import (
-    _calls,
     _keyword,
     _resolved_calls,
 )
@@ -63,7 +62,7 @@ def _surely_seeds(scan: Scan, facts: FileFacts) -> bool:
     bindings = scan.import_bindings(facts.package)
     bound: set[str] | None = None
     top: set[str] = set()
-    for call in _calls(scan, *wanted):
+    for call in scan.calls(*wanted):
         quals = qualified_names(call.func, bindings)
         if not quals or not all(project_index.is_seeding_call(q) for q in quals):
             continue

@@ -10,6 +10,7 @@ from typing import Any
 import libcst as cst
 
 from mllint.prescan import Scan, absolute_module, qualified_names, scope_statements
+from mllint.prescan import start_pos as _pos
 from mllint.rule import Fix, FixSafety, Option, Rule
 from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import call_arg
@@ -111,14 +112,10 @@ def _classes_based_on_uncached(
     return [c for c in classes if based(c)]
 
 
-def _calls(scan: Scan, *names: str) -> list[ast.Call]:
-    return scan.calls(*names)
-
-
 def _named_calls(scan: Scan, names: Iterable[str]) -> list[ast.Call]:
     """Calls that may resolve to a function or class with one of these (last) names: the
     callee's terminal name is one of them, or a local name an import aliases to one."""
-    return _calls(scan, *scan.import_aliases(frozenset(names)))
+    return scan.calls(*scan.import_aliases(frozenset(names)))
 
 
 def _star_args(call: ast.Call) -> bool:
@@ -162,10 +159,6 @@ def _class_functions(cls: ast.ClassDef) -> Iterator[ast.FunctionDef | ast.AsyncF
     for stmt in scope_statements(cls.body):
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             yield stmt
-
-
-def _pos(node: ast.AST) -> _Pos:
-    return (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
 
 
 def _spans(scan: Scan) -> tuple[list[tuple[_Pos, _Pos, _Pos, ast.AST]], list[_Pos]]:

@@ -12,7 +12,6 @@ import libcst as cst
 from mllint.prescan import Scan, terminal_name
 from mllint.rule import Fix, FixSafety, Rule
 from mllint.rules.sklearn.unseeded_split import (
-    _calls,
     _may_resolve_into,
     _resolved_calls,
 )
@@ -117,7 +116,7 @@ class UnsortedDirectoryListing(Rule):
             scan, facts, "pathlib"
         ):
             listings.extend(
-                c for c in _calls(scan, *_PATH_METHODS) if isinstance(c.func, ast.Attribute)
+                c for c in scan.calls(*_PATH_METHODS) if isinstance(c.func, ast.Attribute)
             )
         if not listings:
             return False
@@ -355,7 +354,7 @@ class _ListingUses:
             if listish(sub.value) and not _ast_single_index(sub.slice):
                 return True
         order = scan.import_aliases(_ORDER_NAMES)
-        for call in _calls(scan, *order):
+        for call in scan.calls(*order):
             if any(listish(a) for a in call.args):
                 return True
         if any(listish(v) for v in stores):

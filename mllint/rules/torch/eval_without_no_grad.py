@@ -11,7 +11,6 @@ import libcst as cst
 from mllint.prescan import Scan
 from mllint.prescan import dotted_name as ast_dotted_name
 from mllint.rule import Fix, FixSafety, Rule
-from mllint.rules.sklearn.unseeded_split import _calls
 from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import block_indents, code_in_block, int_value
 from mllint.semantics.scopes import Scope
@@ -84,7 +83,7 @@ class EvalWithoutNoGrad(Rule):
         if "eval" not in scan.attrs() or not scan.imports_any("torch"):
             return False
         evaluated: set[str] = set()
-        for c in _calls(scan, "eval"):
+        for c in scan.calls("eval"):
             func = c.func
             if isinstance(func, ast.Attribute) and not c.args and not c.keywords:
                 recv = func.value
@@ -97,7 +96,7 @@ class EvalWithoutNoGrad(Rule):
         if not evaluated:
             return False
         names = {e.rsplit(".", 1)[-1] for e in evaluated} | _FORWARD_METHODS
-        for c in _calls(scan, *names):
+        for c in scan.calls(*names):
             func = c.func
             if ast_dotted_name(func) in evaluated:
                 return True

@@ -10,7 +10,7 @@ import libcst as cst
 
 from mllint.prescan import Scan, terminal_name
 from mllint.rule import Fix, FixSafety, Rule
-from mllint.rules.sklearn.unseeded_split import _calls, _torch_module_classes, _unstar
+from mllint.rules.sklearn.unseeded_split import _torch_module_classes, _unstar
 from mllint.semantics import kinds as K
 from mllint.semantics.calledit import render_here
 from mllint.semantics.context import FileFacts
@@ -395,7 +395,7 @@ def _ast_filled_attrs(scan: Scan, local: frozenset[str]) -> set[str]:
     """Attributes that may be filled with new modules: ``<x>.<attr>.append/insert(<call>)``,
     ``<x>.<attr>.extend(<container of calls>)`` and ``<x>.<attr>[k] = <call>``."""
     out: set[str] = set()
-    for call in _calls(scan, "append", "extend", "insert"):
+    for call in scan.calls("append", "extend", "insert"):
         func = call.func
         if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Attribute)):
             continue
