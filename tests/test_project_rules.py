@@ -241,3 +241,51 @@ def test_warm_project_run_uses_the_cache_without_libcst(tmp_path: Path) -> None:
     assert json.loads(out) == json.loads(cold.stdout)
     (root / ".pre-commit-config.yaml").write_text(FORMATTERS.replace("yapf", "isort"))
     assert json.loads(_cli("check", "--output-format", "json", ".", cwd=root).stdout) == []
+
+
+def test_unregistered_marker_text_search_parses_only_files_that_can_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ML795 looks for ``mark.<name>`` in the text before parsing a test file: a file using
+    only built-in and registered markers is never parsed, and the forms that hide the name
+    from a naive search (an aliased ``mark``, a line continuation, a comment inside
+    brackets) are still found."""
+    from mllint.cli import main
+    from mllint.project.files import ProjectFile
+
+    root = _write(
+        tmp_path,
+        {
+            "pyproject.toml": '[tool.pytest.ini_options]\nmarkers = ["slow: long"]\n',
+            "tests/test_known.py": "import pytest\n\n\n@pytest.mark.slow\n"
+            '@pytest.mark.parametrize("x", [1])\ndef test_a(x):\n    pass\n',
+            "tests/test_alias.py": "from pytest import (\n    mark as m,\n)\n\n\n"
+            "@m.nightly\ndef test_b():\n    pass\n",
+            "tests/test_continued.py": "import pytest\n\n\n@pytest.mark \\\n    .gpu\n"
+            "def test_c():\n    pass\n",
+            "tests/test_comment.py": "import pytest as pt\n\npytestmark = [\n"
+            "    pt.mark  # the integration suite\n    .integration\n]\n",
+        },
+    )
+    parsed: list[str] = []
+    original = ProjectFile.parsed
+
+    def spy(self: ProjectFile) -> object:
+        parsed.append(self.relpath)
+        return original(self)
+
+    monkeypatch.setattr(ProjectFile, "parsed", spy)
+    monkeypatch.chdir(root)
+    args = ["check", "--project-only", "--no-cache", "--select", "ML795"]
+    rc = main([*args, "--output-format", "json", "."])
+    found = [(d["filename"], d["line"]) for d in json.loads(capsys.readouterr().out)]
+    assert rc == 1
+    assert sorted(found) == [
+        ("tests/test_alias.py", 6),
+        ("tests/test_comment.py", 4),
+        ("tests/test_continued.py", 4),
+    ]
+    assert "tests/test_known.py" not in parsed
+    assert {"tests/test_alias.py", "tests/test_comment.py", "tests/test_continued.py"} <= set(
+        parsed
+    )

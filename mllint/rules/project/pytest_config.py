@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from mllint.options import Option
+from mllint.prescan import walk
 from mllint.project.base import FileEdit, ProjectFix, ProjectRule
 from mllint.project.deps import dev_dependency_names
 from mllint.project.files import ProjectFile, ProjectIndex, ini_header_line
@@ -237,7 +238,7 @@ def marker_fix(index: ProjectIndex, cfg: PytestConfig | None, name: str) -> Proj
 def _mark_names(tree: ast.Module) -> tuple[set[str], set[str]]:
     """(names bound to the pytest module, names bound to ``pytest.mark``)."""
     pytest_names, mark_names = set(), set()
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.Import):
             for a in node.names:
                 if a.name == "pytest":
@@ -247,6 +248,36 @@ def _mark_names(tree: ast.Module) -> tuple[set[str], set[str]]:
                 if a.name == "mark":
                     mark_names.add(a.asname or "mark")
     return pytest_names, mark_names
+
+
+# the tokens of ``mark . <name>`` may be separated by spaces, line continuations and (inside
+# brackets) newlines and comments
+_SEP = r"(?:\s|\\|#[^\n]*)*"
+# (no leading \b: a pattern that starts with a literal is searched for fast; the match is
+# checked to start a word instead)
+_MARK_ATTR = re.compile(rf"mark{_SEP}\.{_SEP}(\w+)")
+_MARK_ALIAS = re.compile(rf"mark{_SEP}as\b")
+
+
+def _starts_word(text: str, m: re.Match[str]) -> bool:
+    i = m.start()
+    return i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")
+
+
+def _may_mark_unknown(text: str, known: set[str]) -> bool:
+    """Whether a file can use a marker outside ``known``: a text search for ``mark.<name>``
+    (with any ``import pytest as ...`` alias the attribute chain still ends in it), so that
+    the test files using only built-in and registered markers (most of them) are never
+    parsed. ``from pytest import mark as m`` hides the names: such a file is parsed."""
+    if "mark" not in text:
+        return False
+    if any(_starts_word(text, m) for m in _MARK_ALIAS.finditer(text)):
+        return True
+    for m in _MARK_ATTR.finditer(text):
+        name = m.group(1)
+        if name not in known and not name.startswith("_") and _starts_word(text, m):
+            return True
+    return False
 
 
 def _marker_of(expr: ast.expr, pytest_names: set[str], mark_names: set[str]) -> str | None:
@@ -341,7 +372,7 @@ class UnregisteredPytestMarker(ProjectRule):
         fixes: dict[str, ProjectFix | None] = {}
         for rel in tests:
             pf = self.project.python_file(rel)
-            if pf is None or "mark" not in pf.text:
+            if pf is None or not _may_mark_unknown(pf.text, known):
                 continue
             mod = self.project.module(rel)
             tree = mod.tree if mod is not None else None
@@ -371,7 +402,7 @@ class UnregisteredPytestMarker(ProjectRule):
     @staticmethod
     def _mark_exprs(tree: ast.Module) -> list[ast.expr]:
         out: list[ast.expr] = []
-        for node in ast.walk(tree):
+        for node in walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 out.extend(node.decorator_list)
             elif isinstance(node, ast.Assign) and any(
