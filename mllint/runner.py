@@ -550,24 +550,106 @@ def run(
     jobs: int | None = None,
     cache: ResultCache | None = None,
 ) -> list[FileOutcome]:
-    outcomes: list[FileOutcome | None] = [None] * len(files)
-    todo: list[int] = []
-    for i, f in enumerate(files):
-        hit = cached_outcome(f, settings, options, cache) if cache is not None else None
-        if hit is not None:
-            outcomes[i] = hit
-        else:
-            todo.append(i)
     if jobs is None:
         jobs = os.cpu_count() or 1
-    pending = [files[i] for i in todo]
-    if not pending:
-        return [o for o in outcomes if o is not None]
-    with _manual_gc():
-        done = _check(pending, settings, options, jobs, cache)
+    outcomes: list[FileOutcome | None] = [None] * len(files)
+    todo: list[int] = []
+    helpers: ProcessPoolExecutor | None = None
+    try:
+        for i, f in enumerate(files):
+            hit = cached_outcome(f, settings, options, cache) if cache is not None else None
+            if hit is not None:
+                outcomes[i] = hit
+                continue
+            todo.append(i)
+            if helpers is None and _worth_helpers(jobs, cache, len(files) - i - 1):
+                helpers = _start_helpers(min(jobs, HELPERS))
+        pending = [files[i] for i in todo]
+        if not pending:
+            return [o for o in outcomes if o is not None]
+        done: list[FileOutcome] | None = None
+        if helpers is not None and (jobs <= HELPERS or not _pool_worthy(pending, jobs)):
+            done = _check_in(helpers, pending, settings, options, cache)
+        if done is None:
+            with _manual_gc():
+                done = _check(pending, settings, options, jobs, cache)
+    finally:
+        if helpers is not None:
+            helpers.shutdown(wait=False, cancel_futures=True)
     for i, outcome in zip(todo, done, strict=True):
         outcomes[i] = outcome
     return [o for o in outcomes if o is not None]
+
+
+#: A run with the cache on looks every file up first. At the first miss with at least
+#: HELPERS_MIN_LEFT files still to look up (a few misses among many hits: an edit, a branch
+#: switch), HELPERS processes are forked to import libcst, the engine and the rules while
+#: the lookups go on, and then check the misses: the imports cost about as much as all the
+#: lookups, and on two cores they overlap instead of adding up.
+HELPERS = 2
+HELPERS_MIN_LEFT = 128
+
+
+def _worth_helpers(jobs: int, cache: ResultCache | None, left: int) -> bool:
+    if jobs <= 1 or cache is None or left < HELPERS_MIN_LEFT:
+        return False
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return False  # pragma: no cover - Windows: spawning re-imports everything anyway
+    # no cache folder yet: a first run, where (nearly) every file misses
+    return cache.directory.is_dir()
+
+
+def _start_helpers(workers: int) -> ProcessPoolExecutor | None:
+    import multiprocessing
+
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_helper_init,
+        initargs=(os.getpid(),),
+    )
+    try:
+        pool.submit(int)  # forks the workers now, so they import while the lookups go on
+    except (OSError, RuntimeError):  # pragma: no cover - no processes left
+        pool.shutdown(wait=False)
+        return None
+    return pool
+
+
+def _helper_init(parent: int) -> None:
+    _worker_init(parent)
+    import mllint.api  # noqa: F401  -- libcst and the engine
+    from mllint.rule import per_file_rules
+
+    per_file_rules()
+    gc.freeze()
+
+
+def _check_in(
+    pool: ProcessPoolExecutor,
+    pending: Sequence[SourceFile],
+    settings: Settings,
+    options: RunOptions,
+    cache: ResultCache | None,
+) -> list[FileOutcome] | None:
+    """The pending files checked by the helpers (largest first, one at a time), or None when
+    the pool broke: the caller then checks them itself, so nothing is lost."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    ordered = sorted(pending, key=_size, reverse=True)
+    cache_dir = cache.root if cache is not None else None
+    try:
+        results = list(pool.map(_worker, [(f, settings, options, cache_dir) for f in ordered]))
+    except BrokenProcessPool:
+        return None
+    by_path = {o.result.filename: o for o in results}
+    return [by_path[f.display] for f in pending]
+
+
+def _pool_worthy(pending: Sequence[SourceFile], jobs: int) -> bool:
+    return jobs > 1 and len(pending) >= POOL_THRESHOLD and _total_size(pending) >= POOL_MIN_BYTES
 
 
 def _check(
@@ -577,7 +659,7 @@ def _check(
     jobs: int,
     cache: ResultCache | None,
 ) -> list[FileOutcome]:
-    if jobs <= 1 or len(pending) < POOL_THRESHOLD or _total_size(pending) < POOL_MIN_BYTES:
+    if not _pool_worthy(pending, jobs):
         done = _check_here(pending, settings, options, cache)
     else:
         import multiprocessing

@@ -1,0 +1,195 @@
+"""A run with a warm cache and a few misses among many files forks helper processes at the
+first miss; they import libcst and the rules while the main process goes on with the
+lookups, then check the misses. The results are exactly those of a fresh run, --fix works
+through them, and if they break the main process checks the files itself."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import NAN_SOURCE, run_cli
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="helpers need fork")
+
+N_FILES = 200
+# the packages, not the project root: the project rules' run (which reads every file when
+# one changes) stays out of these tests
+PACKAGES = ["pkg0", "pkg1", "pkg2", "pkg3"]
+# a fix (ML102, unsafe: x == np.nan -> math.isnan(x)) in an otherwise clean file
+FIXABLE = "import numpy as np\n\n\ndef bad(x):\n    return x == np.nan\n"
+
+
+def _tree(root: Path) -> Path:
+    (root / "pyproject.toml").write_text("[tool.mllint]\n")
+    for i in range(N_FILES):
+        p = root / f"pkg{i % 4}" / f"m{i:03d}.py"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(NAN_SOURCE.replace("bmi", f"c{i}") if i % 25 == 0 else f"x{i} = {i}\n")
+    return root
+
+
+def _instrumented(
+    root: Path, *args: str, prelude: str = ""
+) -> tuple[list[object], dict[str, object]]:
+    """Run mllint in a subprocess whose runner records whether helpers were started, and
+    whether the main process imported libcst; returns (JSON findings, facts)."""
+    code = textwrap.dedent(
+        f"""\
+        import json, os, sys
+        import mllint.runner as runner
+        started = []
+        _start = runner._start_helpers
+        def spy(workers):
+            started.append(workers)
+            return _start(workers)
+        runner._start_helpers = spy
+        {prelude}
+        import mllint.cli
+        rc = mllint.cli.main({["check", "-q", "--output-format", "json", *args, *PACKAGES]!r})
+        sys.stdout.flush()
+        print("\\nFACTS" + json.dumps({{"rc": rc, "helpers": started,
+              "libcst_in_main": "libcst" in sys.modules}}))
+        """
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300
+    )
+    assert "Traceback" not in r.stderr, r.stderr
+    out, facts = r.stdout.rsplit("\nFACTS", 1)
+    return json.loads(out), json.loads(facts)
+
+
+def _touch(root: Path, names: list[str], text: str) -> None:
+    for name in names:
+        (root / name).write_text(text)
+
+
+def _fresh(root: Path) -> list[object]:
+    r = run_cli("check", "-q", "--output-format", "json", "--no-cache", *PACKAGES, cwd=root)
+    data: list[object] = json.loads(r.stdout)
+    return data
+
+
+def test_a_few_misses_are_checked_by_helpers_with_the_fresh_results(tmp_path: Path) -> None:
+    root = _tree(tmp_path)
+    first, facts = _instrumented(root)
+    assert facts["helpers"] == []  # no cache folder yet: a first run, no helpers
+    assert len(first) == 2 * (N_FILES // 25)
+    # three files change: one gains findings, one loses them, one stays clean
+    _touch(root, ["pkg1/m001.py"], NAN_SOURCE.replace("bmi", "new"))
+    _touch(root, ["pkg0/m000.py"], "x = 0\n")
+    _touch(root, ["pkg2/m002.py"], "y = 2\n")
+    warm, facts = _instrumented(root)
+    assert facts["helpers"] == [2]
+    assert facts["libcst_in_main"] is False  # the misses were checked in the helpers
+    assert facts["rc"] == 1
+    assert warm == _fresh(root)
+    lines = sorted((f["filename"], f["line"]) for f in warm)  # type: ignore[index]
+    assert ("pkg1/m001.py", 5) in lines and ("pkg1/m001.py", 6) in lines
+    assert not any(name == "pkg0/m000.py" for name, _ in lines)
+
+
+def test_no_helpers_for_a_miss_near_the_end_or_with_one_job(tmp_path: Path) -> None:
+    root = _tree(tmp_path)
+    _instrumented(root)
+    _touch(root, ["pkg3/m199.py"], NAN_SOURCE)  # looked up last: nothing left to overlap with
+    got, facts = _instrumented(root)
+    assert facts["helpers"] == [] and facts["libcst_in_main"] is True
+    assert got == _fresh(root)
+    _touch(root, ["pkg0/m004.py"], NAN_SOURCE)
+    got, facts = _instrumented(root, "-j", "1")
+    assert facts["helpers"] == []
+    assert got == _fresh(root)
+
+
+def test_fix_through_helpers(tmp_path: Path) -> None:
+    root = _tree(tmp_path)
+    _instrumented(root)
+    _touch(root, ["pkg0/m004.py", "pkg1/m005.py"], FIXABLE)
+    _, facts = _instrumented(root, "--fix", "--unsafe-fixes")
+    assert facts["helpers"] == [2]
+    for name in ("pkg0/m004.py", "pkg1/m005.py"):
+        fixed = (root / name).read_text()
+        assert fixed == "import math\n\n\ndef bad(x):\n    return math.isnan(x)\n", fixed
+    # the fixed files were cached as clean: a fresh run agrees with the cached one
+    again, facts = _instrumented(root)
+    assert facts["helpers"] == []
+    assert again == _fresh(root)
+
+
+def test_broken_helpers_fall_back_to_the_main_process(tmp_path: Path) -> None:
+    root = _tree(tmp_path)
+    _instrumented(root)
+    _touch(root, ["pkg1/m001.py", "pkg2/m002.py"], NAN_SOURCE)
+    # every helper dies while starting: the pool breaks, the main process checks the files
+    got, facts = _instrumented(root, prelude="runner._helper_init = lambda parent: os._exit(3)")
+    assert facts["helpers"] == [2]
+    assert facts["libcst_in_main"] is True
+    assert facts["rc"] == 1
+    assert got == _fresh(root)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_helpers_end_when_the_main_process_is_killed(tmp_path: Path) -> None:
+    """SIGKILL to the main process alone (an OOM kill, a CI runner cleaning up) must not
+    leave helpers behind: they are tied to it and end with it."""
+    import os
+    import signal
+    import time
+
+    root = _tree(tmp_path)
+    _instrumented(root)
+    _touch(root, ["pkg1/m001.py"], NAN_SOURCE)
+    pids = tmp_path / "helpers.txt"
+    code = textwrap.dedent(
+        f"""\
+        import os, time
+        import mllint.runner as runner
+        _init = runner._helper_init
+        def slow_init(parent):
+            _init(parent)
+            with open({str(pids)!r}, "a") as fh:
+                fh.write(f"{{os.getpid()}}\\n")
+            time.sleep(60)  # a helper still busy when its parent dies
+        runner._helper_init = slow_init
+        import mllint.cli
+        mllint.cli.main(["check", "-q", *{PACKAGES!r}])
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=root)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if pids.exists() and len(pids.read_text().split()) == 2:
+                break
+            time.sleep(0.05)
+        helpers = [int(p) for p in pids.read_text().split()]
+        assert len(helpers) == 2
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+
+        def alive(pid: int) -> bool:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return False
+            # a zombie (dead, not yet reaped by init) counts as gone
+            try:
+                with open(f"/proc/{pid}/stat") as fh:
+                    return fh.read().split(")")[-1].split()[0] != "Z"
+            except FileNotFoundError:
+                return False
+
+        deadline = time.monotonic() + 10
+        while any(alive(p) for p in helpers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [p for p in helpers if alive(p)]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
