@@ -188,6 +188,19 @@ def test_ml803_rejects_guarded_and_thread_only_starts() -> None:
     assert not gated(src, "ML803")
 
 
+def test_ml803_accepts_a_start_in_a_main_guard_else() -> None:
+    src = """\
+        import multiprocessing as mp
+
+        if __name__ == "__main__":
+            pass
+        else:
+            with mp.Pool(2) as pool:
+                pool.map(abs, [1, -2])
+        """
+    assert gated_lines(src, "ML803") == [6]
+
+
 def test_ml803_accepts_aliases_contexts_and_non_guard_blocks() -> None:
     src = """\
         import multiprocessing as mproc

@@ -172,6 +172,21 @@ def test_ml803_thread_pool_and_main_guard_not_flagged() -> None:
     assert _run(src, "ML803").violations == []
 
 
+def test_ml803_main_guard_else_runs_on_import() -> None:
+    src = """\
+        from concurrent.futures import ProcessPoolExecutor
+
+        if __name__ == "__main__":
+            pass
+        else:
+            with ProcessPoolExecutor() as pool:
+                pass
+        """
+    [v] = _run(src, "ML803").violations
+    assert (v.line, v.column) == (6, 5)
+    assert _run(src, "ML803", fix="unsafe").fixed_source is None  # no guard to move it into
+
+
 GUARD_DEF = """\
     import multiprocessing as mp
 

@@ -416,7 +416,7 @@ def _is_main_guard_test(test: ast.AST) -> bool:
 
 def _not_import_time_spans(scan: Scan) -> list[tuple[_Pos, _Pos]]:
     """Spans whose code does not run at import time for the rules: whole defs and classes
-    (decorators included), lambdas, and ``if __name__ == "__main__":`` statements."""
+    (decorators included), lambdas, and the bodies of ``if __name__ == "__main__":``."""
 
     def build() -> list[tuple[_Pos, _Pos]]:
         out: list[tuple[_Pos, _Pos]] = []
@@ -427,7 +427,8 @@ def _not_import_time_spans(scan: Scan) -> list[tuple[_Pos, _Pos]]:
             out.append((_start(lam), _end(lam)))
         for stmt in scan.of(ast.If):
             if _is_main_guard_test(stmt.test):
-                out.append((_start(stmt), _end(stmt)))
+                # its body only: the `else:` of a main guard runs on import
+                out.append((_start(stmt.body[0]), _end(stmt.body[-1])))
         return out
 
     return scan.memo(_KEY_NOT_IMPORT_TIME, build)

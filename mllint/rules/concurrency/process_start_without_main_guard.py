@@ -142,11 +142,16 @@ class ProcessStartWithoutMainGuard(Rule):
         return any(_at_import_time(scan, n) for n in starters)
 
     def _import_time(self) -> bool:
-        ctx = self.ctx
-        for node in ctx.stack[:-1]:
+        stack = self.ctx.stack
+        for i, node in enumerate(stack[:-1]):
             if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
                 return False
-            if isinstance(node, cst.If) and is_main_guard_test(node.test):
+            # the body of a main guard; its `else:` runs on import (in every spawned child too)
+            if (
+                isinstance(node, cst.If)
+                and stack[i + 1] is node.body
+                and is_main_guard_test(node.test)
+            ):
                 return False
         return True
 
