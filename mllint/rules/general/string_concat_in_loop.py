@@ -24,7 +24,8 @@ class StringConcatInLoop(Rule):
     ## What it does
     Flags `s += <expr>` and `s = s + <expr>` inside a `for`/`while` body when every other
     binding of `s` in the scope is a string (a str literal, an f-string, `str(...)`, a
-    parameter annotated `str`).
+    parameter annotated `str`) or a bytes literal. The message names the right join:
+    `b"".join(parts)` for bytes (`"".join` would raise `TypeError`).
 
     ## Why is this bad?
     Strings are immutable, so `+=` can copy the accumulated text on every iteration. The cost
@@ -94,10 +95,18 @@ class StringConcatInLoop(Rule):
         initial = [b for b in bindings if not _is_accumulation(b, name)]
         if not initial or not all(self.ctx.kinds.of_binding(b) == K.STR for b in initial):
             return
+        # kinds' STR covers bytes too: the message and the join must match the type
+        literals = {_literal_type(b.value) for b in initial if b.value is not None}
+        if literals == {"bytes"}:
+            what, join = "bytes object", 'b"".join(parts)'
+        elif "str" in literals:
+            what, join = "string", '"".join(parts)'
+        else:  # e.g. only `f.read()` results: text or bytes
+            what, join = "string", '"".join(parts) (b"".join for bytes)'
         self.report(
             node,
-            f"'{name} += …' in a loop may copy the string every iteration (quadratic on PyPy "
-            f'or when {name} has other references); collect parts in a list and "".join(parts)',
+            f"'{name} += …' in a loop may copy the {what} every iteration (quadratic on PyPy "
+            f"or when {name} has other references); collect parts in a list and {join}",
         )
 
 
@@ -109,6 +118,23 @@ def _is_self_add(value: cst.BaseExpression, name: str) -> bool:
     while isinstance(left, cst.BinaryOperation) and isinstance(left.operator, cst.Add):
         left = left.left
     return isinstance(left, cst.Name) and left.value == name
+
+
+def _literal_type(value: cst.BaseExpression) -> str | None:
+    """ "bytes" for a bytes literal, "str" for a str literal, an f-string or ``str(...)``."""
+    if isinstance(value, cst.ConcatenatedString):
+        return _literal_type(value.left)
+    if isinstance(value, cst.SimpleString):
+        return "bytes" if "b" in value.prefix.lower() else "str"
+    if isinstance(value, cst.FormattedString):
+        return "str"
+    if (
+        isinstance(value, cst.Call)
+        and isinstance(value.func, cst.Name)
+        and value.func.value == "str"
+    ):
+        return "str"
+    return None
 
 
 def _is_accumulation(b: Binding, name: str) -> bool:
