@@ -110,6 +110,20 @@ def test_ml912_std_of_unknown_object_has_no_fix() -> None:
     assert _run(src, "ML912", fix="unsafe").fixed_source is None
 
 
+def test_ml912_follows_plain_and_annotated_assignments() -> None:
+    src = """\
+        import numpy as np
+
+        def normalise(X: np.ndarray):
+            norm: np.ndarray = np.linalg.norm(X, axis=1, keepdims=True)
+            return X / norm
+        """
+    [v] = _run(src, "ML912").violations
+    assert (v.line, v.column) == (5, 12)
+    assert v.message.startswith("Division by norm of 'X'")
+    assert [v.line for v in _run(src.replace(": np.ndarray =", " ="), "ML912").violations] == [5]
+
+
 def test_ml912_ignored_without_numpy_or_torch() -> None:
     src = "def z(x):\n    return (x - x.mean()) / x.std()\n"
     assert _run(src, "ML912").violations == []

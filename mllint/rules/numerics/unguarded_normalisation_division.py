@@ -110,7 +110,11 @@ class UnguardedNormalisationDivision(Rule):
         via_name = False
         if found is None and isinstance(den, cst.Name):
             bindings = self.ctx.bindings(den.value)
-            if len(bindings) == 1 and bindings[0].kind == "assign" and not bindings[0].unpacked:
+            if (
+                len(bindings) == 1
+                and bindings[0].kind in ("assign", "annassign")
+                and not bindings[0].unpacked
+            ):
                 value = bindings[0].value
                 if value is not None:
                     found = self._denominator(_strip(value))
