@@ -46,10 +46,13 @@ _LOG_METHODS = frozenset(
 @dataclass
 class _YieldSite:
     yield_node: cst.Yield
-    line: cst.SimpleStatementLine
+    #: the statement line holding the yield; None for a one-line suite (``if x: yield``)
+    line: cst.SimpleStatementLine | None
     #: the blocks containing the statement, innermost first, with the statement's index
     blocks: list[tuple[cst.IndentedBlock, int]]
     protected: bool
+    #: in a one-line suite, the small statements after the yield's (``if x: yield; undo()``)
+    tail: tuple[cst.BaseSmallStatement, ...] = ()
 
 
 def _is_trivial(stmt: cst.BaseStatement) -> bool:
@@ -68,10 +71,25 @@ def _is_trivial(stmt: cst.BaseStatement) -> bool:
     return True
 
 
+_EXITS = (cst.Return, cst.Raise, cst.Break, cst.Continue)
+
+
 def _terminates(stmt: cst.BaseStatement) -> bool:
     return isinstance(stmt, cst.SimpleStatementLine) and any(
-        isinstance(s, (cst.Return, cst.Raise, cst.Break, cst.Continue)) for s in stmt.body
+        isinstance(s, _EXITS) for s in stmt.body
     )
+
+
+def _work_before_exit(stmt: cst.SimpleStatementLine) -> cst.SimpleStatementLine | None:
+    """``cleanup(); return``: the line up to its exit when something runs before it."""
+    before: list[cst.BaseSmallStatement] = []
+    for small in stmt.body:
+        if isinstance(small, _EXITS):
+            break
+        before.append(small)
+    if all(isinstance(small, cst.Pass) for small in before):
+        return None
+    return stmt.with_changes(body=before)
 
 
 def _reraises(handler: cst.ExceptHandler | cst.ExceptStarHandler) -> bool:
@@ -276,15 +294,35 @@ class ContextmanagerCleanupSkipped(Rule):
     ) -> None:
         if isinstance(suite, cst.IndentedBlock):
             self._collect(suite, outer, protected, out)
+        elif isinstance(suite, cst.SimpleStatementSuite):  # `if x: yield`
+            for k, small in enumerate(suite.body):
+                for n in iter_descendants(small, into_scopes=False):
+                    if isinstance(n, cst.Yield):
+                        out.append(
+                            _YieldSite(n, None, outer, protected, tuple(suite.body[k + 1 :]))
+                        )
 
     @staticmethod
     def _following(site: _YieldSite) -> list[cst.BaseStatement]:
         """Non-trivial statements that run after the yield statement (its own block first)."""
         out: list[cst.BaseStatement] = []
+        if site.tail:
+            tail = cst.SimpleStatementLine(body=site.tail)
+            if _terminates(tail):
+                work = _work_before_exit(tail)
+                return [work] if work is not None else []
+            if not _is_trivial(tail):
+                out.append(tail)
         for block, i in site.blocks:
             for s in block.body[i + 1 :]:
                 if _terminates(s):
-                    return out  # `yield` then `return`: the outer statements never follow
+                    # `yield` then `return`: the outer statements never follow; what runs
+                    # before the exit on that line (`undo(); return`) does
+                    assert isinstance(s, cst.SimpleStatementLine)
+                    work = _work_before_exit(s)
+                    if work is not None:
+                        out.append(work)
+                    return out
                 if not _is_trivial(s):
                     out.append(s)
         return out
@@ -384,6 +422,9 @@ class ContextmanagerCleanupSkipped(Rule):
 
     # -- the fix -------------------------------------------------------------------------------
     def _fix(self, func: cst.FunctionDef, site: _YieldSite) -> Fix | None:
+        line = site.line
+        if line is None:
+            return None  # a one-line suite: no block to wrap
         block, i = site.blocks[0]
         rest = list(block.body[i + 1 :])
         if not rest or any(_returns(s) for s in rest):
@@ -393,7 +434,6 @@ class ContextmanagerCleanupSkipped(Rule):
         ]
         if outer_following:
             return None  # the cleanup is (also) outside the yield's block
-        line = site.line
         bound: set[str] = set()
         for small in line.body:
             if isinstance(small, (cst.Assign, cst.AnnAssign)):
@@ -477,7 +517,7 @@ def _ast_sites(
     protected: bool,
     out: list[_Site],
 ) -> None:
-    """_collect on ``ast`` (broader: one-line suites, which _collect skips, count too)."""
+    """_collect on ``ast`` (one-line suites included, as in _collect)."""
     for i, stmt in enumerate(body):
         here = [(body, i), *outer]
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
