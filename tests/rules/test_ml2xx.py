@@ -70,6 +70,25 @@ def test_ml202_noqa_and_statement_use() -> None:
     )
 
 
+def test_ml202_comprehension_value_used_or_not() -> None:
+    src = """\
+        import pandas as pd
+
+        def clean(frames):
+            cleaned = [f.dropna(inplace=True) for f in frames]
+            by_name = {n: f.reset_index(inplace=True) for n, f in frames.items()}
+            [f.dropna(inplace=True) for f in frames]
+            return cleaned, by_name
+        """
+    v1, v2 = _run("ML202", src).violations
+    assert (v1.line, v1.column) == (4, 16)
+    assert v1.message == (
+        "dropna(..., inplace=True) returns None — the comprehension collects None for every "
+        "item; drop inplace=True and use the returned object"
+    )
+    assert (v2.line, v2.column) == (5, 19)
+
+
 def test_ml202_fix_is_unsafe_only() -> None:
     assert _run("ML202", ML202_SRC, fix="safe").fixed_source is None
     fixed = _run("ML202", ML202_SRC, fix="unsafe").fixed_source

@@ -36,8 +36,10 @@ class InplaceResultUsed(Rule):
     """
     ## What it does
     Flags a pandas method called with `inplace=True` whose result is used: assigned,
-    returned or yielded, passed to a call, put in a list/tuple/dict, used as an operand, or
-    chained (`df.dropna(inplace=True).reset_index()`).
+    returned or yielded, passed to a call, put in a list/tuple/dict, used as an operand,
+    chained (`df.dropna(inplace=True).reset_index()`), or collected by a comprehension whose
+    value is used (`cleaned = [df.dropna(inplace=True) for df in frames]`; the comprehension
+    written as a statement, a loop in disguise, is not reported).
 
     `dropna`, `drop`, `drop_duplicates`, `rename`, `rename_axis`, `reset_index`, `set_index`,
     `sort_values`, `sort_index`, `query` and `eval` return `None` with `inplace=True` on every
@@ -131,14 +133,26 @@ class InplaceResultUsed(Rule):
 
     def _effect(self, node: cst.Call) -> str | None:
         """How the value is used (None: not used)."""
+        return self._effect_at(node, len(self.ctx.stack) - 2)
+
+    def _effect_at(self, node: cst.CSTNode, i: int) -> str | None:
+        """How the value of ``node``, whose parent is ``stack[i]``, is used."""
         stack = self.ctx.stack
-        i = len(stack) - 2
         # a parenthesised or awaited value is still the same value
         while i >= 0 and isinstance(stack[i], cst.Await):
+            node = stack[i]
             i -= 1
         parent = stack[i] if i >= 0 else None
         if parent is None or isinstance(parent, cst.Expr):
             return None
+        if (
+            isinstance(parent, (cst.ListComp, cst.SetComp, cst.GeneratorExp)) and parent.elt is node
+        ) or (isinstance(parent, cst.DictComp) and node in (parent.key, parent.value)):
+            # `[df.dropna(inplace=True) for df in frames]` as a statement is a loop written
+            # as a comprehension; its value, when used, holds only None
+            if self._effect_at(parent, i - 1) is None:
+                return None
+            return "the comprehension collects None for every item"
         if isinstance(parent, (cst.Assign, cst.AnnAssign, cst.NamedExpr)):
             if isinstance(parent, cst.NamedExpr) and parent.value is not node:
                 return None
