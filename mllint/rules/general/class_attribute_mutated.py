@@ -178,9 +178,10 @@ class ClassAttributeMutatedViaSelf(Rule):
                     break
         if not attrs:
             return
-        for stmt in node.body.body:
-            if isinstance(stmt, cst.FunctionDef):
-                self._check_method(stmt, node.name.value, attrs)
+        # the methods, also those defined under an `if`/`try` in the class body
+        for sub in iter_descendants(node.body, into_scopes=False):
+            if isinstance(sub, cst.FunctionDef):
+                self._check_method(sub, node.name.value, attrs)
 
     def _mutable_class_attributes(self, node: cst.ClassDef, cscope: Scope) -> dict[str, str]:
         pattern = re.compile(self.option("shared-name-pattern"))
