@@ -109,6 +109,12 @@ _PATH_METHODS_PATH = frozenset(
 )
 _ITER_BUILTINS = frozenset({"map", "filter", "zip", "iter", "reversed", "enumerate"})
 _ITERTOOLS_NON_ITER = frozenset({"tee"})  # returns a tuple of iterators
+#: file handles: one-shot line iterators (``with ... as f`` and ``f = ...`` alike)
+_FILE_OPENERS = frozenset({"builtins.open", "io.open", "gzip.open", "bz2.open", "lzma.open"})
+#: other calls returning a one-shot iterator (builtins are handled apart)
+_ITER_CALLS = frozenset({"csv.reader", "csv.DictReader", "os.scandir"}) | (
+    _FILE_OPENERS - {"builtins.open"}
+)
 
 
 def _is_pandas_io(qual: str) -> bool:
@@ -248,7 +254,7 @@ class KindInference:
             return self.of(b.value, scope)
         if b.kind == "with" and not b.unpacked and isinstance(b.value, cst.Call):
             q = self.ctx.qualname_in(b.value.func, scope)
-            if q in ("builtins.open", "io.open", "gzip.open", "bz2.open"):
+            if q in _FILE_OPENERS:
                 return ITERATOR
             return None
         return None
@@ -491,9 +497,11 @@ class KindInference:
             "pathlib.Path.home",
         ):
             return PATH
-        if mod == "itertools" and last not in _ITERTOOLS_NON_ITER:
+        if (mod == "itertools" and last not in _ITERTOOLS_NON_ITER) or (
+            q == "itertools.chain.from_iterable"
+        ):
             return ITERATOR
-        if q in ("csv.reader", "csv.DictReader", "os.scandir", "io.open", "gzip.open"):
+        if q in _ITER_CALLS:
             return ITERATOR
         if is_capwords(last) or last[:1].isupper():  # also acronyms: SVC, PCA, LSTM, GELU
             if q.startswith("torch.nn.") and not q.startswith("torch.nn.functional."):

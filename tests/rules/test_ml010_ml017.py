@@ -83,6 +83,32 @@ def test_ml010_for_with_break_is_chunked_reading() -> None:
     assert _run(src, "ML010").violations == []
 
 
+def test_ml010_compressed_file_handles_and_chain_from_iterable() -> None:
+    src = """\
+        import bz2
+        import itertools
+        import lzma
+        from itertools import chain
+
+        def passes(p, q, groups):
+            f = bz2.open(p, "rt")
+            n = sum(1 for _ in f)
+            for line in f:
+                print(line, n)
+            g = lzma.open(q, "rt")
+            for epoch in range(3):
+                for line in g:
+                    print(epoch, line)
+            flat = itertools.chain.from_iterable(groups)
+            also = chain.from_iterable(groups)
+            first = list(flat)
+            total = sum(also)
+            return [x for x in flat], [x for x in also], first, total
+        """
+    found = [(v.line, v.column) for v in _run(src, "ML010").violations]
+    assert found == [(9, 17), (13, 21), (19, 24), (19, 43)]
+
+
 def test_ml010_has_no_fix() -> None:
     assert _run(EPOCHS, "ML010", fix="unsafe").fixed_source is None
 
@@ -288,6 +314,42 @@ def test_ml014_yield_then_return_in_branch() -> None:
                 model.train()
         """
     assert _run(src, "ML014").violations == []
+
+
+def test_ml014_cleanup_on_the_line_of_the_return_and_one_line_suites() -> None:
+    src = """\
+        from contextlib import contextmanager
+
+        @contextmanager
+        def maybe(model, on):
+            model.eval()
+            if on:
+                yield model
+                model.train(); return
+            yield model
+        """
+    [v] = _run(src, "ML014").violations
+    assert (v.line, v.column) == (7, 9)
+    assert _run(src, "ML014", fix="unsafe").fixed_source is None  # a return follows
+    assert _run(src.replace("model.train(); return", "pass; return"), "ML014").violations == []
+    one_line = """\
+        from contextlib import contextmanager
+
+        @contextmanager
+        def maybe(model, on):
+            model.eval()
+            if on: yield model
+            model.train()
+        """
+    [v] = _run(one_line, "ML014").violations
+    assert (v.line, v.column) == (6, 12)
+    assert _run(one_line, "ML014", fix="unsafe").fixed_source is None
+    protected = one_line.replace("if on: yield model", "with model.no_sync(): yield model")
+    assert _run(protected, "ML014").violations == []
+    tail = one_line.replace(
+        "if on: yield model\n    model.train()", "if on: yield model; model.train()"
+    )
+    assert [v.line for v in _run(tail, "ML014").violations] == [6]
 
 
 def test_ml014_timer_that_only_reports_is_not_flagged() -> None:

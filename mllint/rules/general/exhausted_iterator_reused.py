@@ -321,11 +321,12 @@ def _ends_branch(first: list[cst.CSTNode], second: list[cst.CSTNode]) -> bool:
 
 # -- the ast pre-scan (ast_gate) ---------------------------------------------------------------
 #: terminal names of the calls kinds.py types as one-shot iterators (builtins, csv, os, io,
-#: gzip, bz2, pathlib and DataFrame methods); itertools functions are found by import
+#: gzip, bz2, lzma, pathlib and DataFrame methods, itertools.chain.from_iterable); other
+#: itertools functions are found by import
 _ITER_CALLS = frozenset(
     {
         "map", "filter", "zip", "iter", "reversed", "enumerate", "open", "reader", "DictReader",
-        "scandir", "glob", "rglob", "iterdir", "iterrows", "itertuples",
+        "scandir", "glob", "rglob", "iterdir", "iterrows", "itertuples", "from_iterable",
     }
 )  # fmt: skip
 #: keywords that make a ``pandas.read_*`` call return an iterator
