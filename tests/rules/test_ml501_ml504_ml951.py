@@ -321,3 +321,32 @@ def test_documentation_sections() -> None:
             "## Fix safety",
         ):
             assert section in doc, (code, section)
+
+
+def test_ml502_ml504_inside_sklearn_through_relative_imports() -> None:
+    """A module of scikit-learn itself imports its bases relatively and may never spell
+    "sklearn": the text pre-scan must not skip it."""
+    src = textwrap.dedent(
+        """\
+        from ..base import BaseEstimator
+
+
+        class Scaler(BaseEstimator):
+            def __init__(self, with_mean=True, copy=True):
+                self.mean = with_mean
+                self.copy = copy if copy else True
+
+            def fit(self, X, y=None):
+                self.with_mean = False
+                return self
+        """
+    )
+    path = "sklearn/preprocessing/_scaler.py"
+
+    def found(package: str) -> list[tuple[str, int]]:
+        codes = ["ML502", "ML503", "ML504"]
+        result = check_source(src, path, select=codes, package=package)
+        return [(v.code, v.line) for v in result.violations]
+
+    assert found("sklearn.preprocessing") == [("ML502", 6), ("ML503", 7), ("ML504", 10)]
+    assert found("mypkg.preprocessing") == []  # ..base is not sklearn's

@@ -99,7 +99,9 @@ class ParamOverwritten(Rule):
 
     @classmethod
     def can_match(cls, source: str) -> bool:
-        return "sklearn" in source
+        # inside scikit-learn (or a package vendoring it) the base classes come in through
+        # relative imports (`from ..base import BaseEstimator`): the ast gate resolves them
+        return "sklearn" in source or "from ." in source
 
     @classmethod
     def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
