@@ -225,6 +225,31 @@ def test_ml007_message_and_noqa() -> None:
     assert _run("ML007", FE.replace("append(name)", "append(name)  # noqa: ML007")).violations == []
 
 
+def test_ml007_methods_defined_under_if_and_try() -> None:
+    src = """\
+        import sys
+
+        class FeatureEngineer:
+            FEATURES = []
+
+            if sys.version_info >= (3, 12):
+                def add(self, name):
+                    self.FEATURES.append(name)
+            else:
+                try:
+                    def add(self, name):
+                        self.FEATURES += [name]
+                except NameError:
+                    pass
+
+            def nested(self):
+                def helper(self):
+                    self.FEATURES.append(1)  # another function's self: not a method
+                return helper
+        """
+    assert [(v.line, v.column) for v in _run("ML007", src).violations] == [(8, 13), (12, 17)]
+
+
 def test_ml007_option_and_instance_shadow() -> None:
     cfg = {"class-attribute-mutated-via-self": {"shared-name-pattern": "FEAT"}}
     assert _run("ML007", FE, config=cfg).violations == []
@@ -304,3 +329,21 @@ def test_ml903_off_by_default_message_and_non_str() -> None:
         'text has other references); collect parts in a list and "".join(parts)'
     )
     assert _run("ML903", src.replace('text = ""', "text = 0")).violations == []
+
+
+def test_ml903_bytes_are_not_called_strings() -> None:
+    """A bytes accumulator needs b"".join: "".join(parts) would raise TypeError."""
+    src = (
+        "def f(chunks):\n    data = b''\n    for c in chunks:\n        data += c\n    return data\n"
+    )
+    [v] = _run("ML903", src).violations
+    assert v.message == (
+        "'data += …' in a loop may copy the bytes object every iteration (quadratic on PyPy "
+        'or when data has other references); collect parts in a list and b"".join(parts)'
+    )
+    src = (
+        "def f(fh, n):\n    data = fh.read()\n    while n:\n        data += fh.read()\n"
+        "        n -= 1\n    return data\n"
+    )
+    [v] = _run("ML903", src).violations
+    assert v.message.endswith('collect parts in a list and "".join(parts) (b"".join for bytes)')
