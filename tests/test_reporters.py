@@ -170,6 +170,36 @@ def test_json_lines_exact_output() -> None:
 # -- grouped ---------------------------------------------------------------------------------
 
 
+def test_text_exact_output_and_carets_under_tabs() -> None:
+    tabbed = Violation(
+        "ML101", "float-equality", "exact float comparison", "t.py", 4, 5, 4, 13, None,
+        "\tif x == 0.1:  # \ttab",
+    )  # fmt: skip
+    spanning = replace(V_ODD, line=9, end_line=11)
+    out = render("text", make_report(V_NAN, tabbed, spanning, errors=(FILE_ERROR,)))
+    assert out == (
+        "src/my pipeline.py:5:14: ML102 [nan-equality] 'df[\"bmi\"] == np.nan' is always False: "
+        "use x.isna() [unsafe fix]\n"
+        '    5 | missing = df[df["bmi"] == np.nan]\n'
+        "                     ^^^^^^^^^^^^^^^^^^^\n"
+        "src/my pipeline.py:9:4: ML101 [float-equality] 100% sure: a, b\n"
+        'and <c> & "d"\n'  # rich drops the carriage return (a control character)
+        "    9 | if loss == best:\n"
+        "           ^^^^^^^^^^^^^\n"
+        "t.py:4:5: ML101 [float-equality] exact float comparison\n"
+        "    4 |     if x == 0.1:  #     tab\n"
+        "               ^^^^^^^^\n"
+        "data/blob.py: error: cannot read: permission denied, sorry\n"
+        "3 findings, 1 with --unsafe-fixes, 1 file could not be checked.\n"
+    )
+    assert render("text", make_report(V_NAN), quiet=True) == (
+        "src/my pipeline.py:5:14: ML102 [nan-equality] 'df[\"bmi\"] == np.nan' is always False: "
+        "use x.isna() [unsafe fix]\n"
+    )
+    assert render("text", make_report()) == "All checks passed (4 files).\n"
+    assert render("text", make_report(), quiet=True) == ""
+
+
 def test_grouped_exact_output() -> None:
     assert render("grouped", FULL) == (
         "broken.py:\n"
