@@ -3,9 +3,12 @@ the span marked, and a summary."""
 
 from __future__ import annotations
 
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from mllint.reporters import Report, statistics_lines, summary_line
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 
 def render_text(report: Report, out: TextIO, quiet: bool, statistics: bool) -> None:
