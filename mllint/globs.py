@@ -8,6 +8,20 @@ import re
 
 @functools.lru_cache(maxsize=512)
 def compile_glob(pattern: str) -> re.Pattern[str]:
+    return re.compile(f"^{_glob_body(pattern)}(?:/.*)?$")
+
+
+@functools.lru_cache(maxsize=128)
+def compile_globs(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One regex matching what any of ``patterns`` matches (None for no patterns): a file
+    walk tests every path against the same exclude and include lists."""
+    if not patterns:
+        return None
+    alternatives = "|".join(f"(?:{_glob_body(p)})" for p in patterns)
+    return re.compile(f"^(?:{alternatives})(?:/.*)?$")
+
+
+def _glob_body(pattern: str) -> str:
     pat = pattern.strip().replace("\\", "/")
     anchored = pat.startswith("/")
     pat = pat.lstrip("/")
@@ -42,7 +56,7 @@ def compile_glob(pattern: str) -> re.Pattern[str]:
     body = "".join(out)
     # a pattern without a slash matches a name at any depth (like .gitignore)
     prefix = "" if anchored or "/" in pattern.strip().rstrip("/") else "(?:.*/)?"
-    return re.compile(f"^{prefix}{body}(?:/.*)?$")
+    return prefix + body
 
 
 def matches(path: str, pattern: str) -> bool:
@@ -51,4 +65,5 @@ def matches(path: str, pattern: str) -> bool:
 
 
 def matches_any(path: str, patterns: tuple[str, ...] | list[str]) -> bool:
-    return any(matches(path, p) for p in patterns)
+    combined = compile_globs(tuple(patterns))
+    return combined is not None and combined.match(path) is not None

@@ -75,11 +75,20 @@ def _display(path: Path) -> str:
 
 def relpath_to_root(path: Path | str, root: Path) -> str:
     """The posix path relative to the project root (for globs and file roles)."""
-    absolute = Path(os.path.abspath(path))
-    try:
-        return absolute.relative_to(root).as_posix()
-    except ValueError:
-        return absolute.as_posix().lstrip("/")
+    absolute = os.path.abspath(path)
+    if os.sep == "/":  # string operations: a discovery walk calls this for every entry
+        top = str(root)
+        if absolute == top:
+            return "."
+        prefix = top if top.endswith("/") else top + "/"
+        if absolute.startswith(prefix):
+            return absolute[len(prefix) :]
+        return absolute.lstrip("/")
+    p = Path(absolute)  # pragma: no cover - Windows
+    try:  # pragma: no cover
+        return p.relative_to(root).as_posix()
+    except ValueError:  # pragma: no cover
+        return p.as_posix().lstrip("/")
 
 
 def discover(paths: Sequence[Path], settings: Settings, force_exclude: bool = False) -> Discovery:
