@@ -297,3 +297,27 @@ def test_imports_orphaned_by_a_fix_are_removed() -> None:
         remove_orphaned_imports("import sys\nx = 1\n", "import sys\nx = 2\n")
         == "import sys\nx = 2\n"
     )
+
+
+def test_walrus_bindings_when_the_walrus_is_the_whole_expression() -> None:
+    """`if (x := f()):`, `while (chunk := read()):` and `y = (x := v)` bind x: the walrus is
+    the statement's whole expression, not only a part of it."""
+    import libcst as cst
+
+    from mllint.semantics.scopes import build_model
+
+    src = (
+        "if (uniq := set(labels)):\n    pass\n"
+        "while (chunk := fh.read(10)):\n    pass\n"
+        "y = (z := 5)\n"
+        "print(w := 1)\n"
+        "def f():\n    return (inner := 3)\n"
+    )
+    model = build_model(cst.parse_module(src), None, src)
+    top = model.module_scope
+    for name in ("uniq", "chunk", "z", "w"):
+        [b] = top.bindings[name]
+        assert b.kind == "walrus", name
+    assert "inner" not in top.bindings
+    uniq = top.bindings["uniq"][0]
+    assert isinstance(uniq.value, cst.Call)

@@ -459,7 +459,8 @@ class _Builder:
         if not self.walrus:
             return
         target_scope = scope
-        for sub in iter_descendants(node, into_scopes=False):
+        # the expression itself too: `if (x := f()):` has the walrus as the whole test
+        for sub in (node, *iter_descendants(node, into_scopes=False)):
             if isinstance(sub, cst.NamedExpr) and isinstance(sub.target, cst.Name):
                 self.bind(target_scope, Binding(sub.target.value, "walrus", sub, value=sub.value))
 
