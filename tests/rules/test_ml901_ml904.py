@@ -213,6 +213,26 @@ def test_ml902_bounded_with_backoff_is_fine() -> None:
     assert _run(src, "ML902").violations == []
 
 
+def test_ml902_budget_test_that_is_a_bare_name() -> None:
+    src = """\
+        import random
+        import time
+
+        def embed(client, texts):
+            attempt = 0
+            while True:
+                try:
+                    return client.embed(texts)
+                except ConnectionError:
+                    attempt += 1
+                    done = attempt > 4
+                    if done:
+                        raise
+                    time.sleep(2**attempt + random.random())
+        """
+    assert _run(src, "ML902").violations == []
+
+
 def test_ml902_daemon_loop_is_not_a_retry_loop() -> None:
     src = RETRY.replace("return client.embed(texts)", "client.embed(texts)")
     assert _run(src, "ML902").violations == []

@@ -259,7 +259,7 @@ class RetryLoopUnbounded(Rule):
         return False
 
     def _budget_test(self, test: cst.BaseExpression, changing: set[str]) -> bool:
-        for n in iter_descendants(test, into_scopes=False):
+        for n in (test, *iter_descendants(test, into_scopes=False)):  # `if expired:` too
             if isinstance(n, cst.Call):
                 q = self.ctx.qualname(n.func) or ""
                 if q.startswith("time.") or q.endswith((".now", ".utcnow")):
