@@ -73,9 +73,11 @@ def _display(path: Path) -> str:
     return rel.replace(os.sep, "/")
 
 
-def relpath_to_root(path: Path | str, root: Path) -> str:
-    """The posix path relative to the project root (for globs and file roles)."""
-    absolute = os.path.abspath(path)
+def relpath_to_root(path: Path | str, root: Path, absolute: str | None = None) -> str:
+    """The posix path relative to the project root (for globs and file roles);
+    ``absolute``, when known, is ``os.path.abspath(path)``."""
+    if absolute is None:
+        absolute = os.path.abspath(path)
     if os.sep == "/":  # string operations: a discovery walk calls this for every entry
         top = str(root)
         if absolute == top:
@@ -95,13 +97,19 @@ def discover(paths: Sequence[Path], settings: Settings, force_exclude: bool = Fa
     out = Discovery()
     excludes = (*settings.exclude, *settings.extend_exclude)
     seen: set[str] = set()
+    cwd = os.getcwd()
+    cwd_prefix = cwd if cwd.endswith(os.sep) else cwd + os.sep
 
-    def add(p: Path) -> None:
-        key = os.path.abspath(p)
+    def add(p: Path, absolute: str | None = None) -> None:
+        key = os.path.abspath(p) if absolute is None else absolute
         if key in seen:
             return
         seen.add(key)
-        out.files.append(SourceFile(p, _display(p), relpath_to_root(p, settings.root)))
+        if os.sep == "/" and key.startswith(cwd_prefix):
+            display = key[len(cwd_prefix) :]  # what _display computes, without relpath
+        else:
+            display = _display(p)
+        out.files.append(SourceFile(p, display, relpath_to_root(p, settings.root, key)))
 
     def error(p: Path, message: str) -> None:
         out.errors.append(FileResult(_display(p), error=message))
@@ -119,8 +127,8 @@ def discover(paths: Sequence[Path], settings: Settings, force_exclude: bool = Fa
             # (`mllint check build/`); patterns below it still apply
             active = tuple(x for x in excludes if not (rel and matches(rel, x)))
             includes = (*settings.include, *settings.extend_include)
-            for p in _walk(given, settings.root, active, out, includes):
-                add(p)
+            for p, absolute in _walk(given, settings.root, active, out, includes):
+                add(p, absolute)
         else:
             if force_exclude and matches_any(rel, excludes):
                 continue
@@ -143,7 +151,8 @@ def _walk(
     excludes: tuple[str, ...],
     out: Discovery,
     includes: tuple[str, ...] = DEFAULT_INCLUDE,
-) -> Iterator[Path]:
+) -> Iterator[tuple[Path, str]]:
+    """The files under ``top`` to check, each with its absolute path."""
     stack = [top]
     while stack:
         d = stack.pop()
@@ -155,9 +164,11 @@ def _walk(
             )
             continue
         subdirs: list[Path] = []
+        base = os.path.abspath(d)
         for entry in entries:
             p = Path(entry.path)
-            rel = relpath_to_root(p, root)
+            absolute = os.path.join(base, entry.name)  # an entry name holds no separator
+            rel = relpath_to_root(p, root, absolute)
             if matches_any(rel, excludes):
                 continue
             try:
@@ -175,7 +186,7 @@ def _walk(
                     continue
                 if os.path.isdir(p):
                     continue  # a directory link named x.py: never followed
-            yield p
+            yield p, absolute
         stack.extend(reversed(subdirs))
 
 
