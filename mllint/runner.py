@@ -423,6 +423,11 @@ def _needs_processing(violations: list[Violation], options: RunOptions, settings
     return False
 
 
+#: the cache key each file was looked up under in this run (it covers the file's bytes): the
+#: project run's cache key reuses them instead of reading and hashing every file again
+LOOKUP_KEYS: dict[Path, str] = {}
+
+
 def cached_outcome(
     sf: SourceFile, settings: Settings, options: RunOptions, cache: ResultCache
 ) -> FileOutcome | None:
@@ -433,6 +438,7 @@ def cached_outcome(
     except OSError:
         return None
     key = cache.key(data, _settings_part(settings, options, sf))
+    LOOKUP_KEYS[sf.path] = key
     hit = cache.get(key, sf.display)
     if hit is None or _needs_processing(hit, options, settings):
         return None
@@ -572,6 +578,7 @@ def run(
 ) -> list[FileOutcome]:
     if jobs is None:
         jobs = os.cpu_count() or 1
+    LOOKUP_KEYS.clear()
     outcomes: list[FileOutcome | None] = [None] * len(files)
     todo: list[int] = []
     helpers: ProcessPoolExecutor | None = None

@@ -289,3 +289,53 @@ def test_unregistered_marker_text_search_parses_only_files_that_can_report(
     assert {"tests/test_alias.py", "tests/test_comment.py", "tests/test_continued.py"} <= set(
         parsed
     )
+
+
+def test_project_cache_reuses_the_file_keys_and_still_sees_every_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A warm run at the project root keys the project rules' cache with the per-file cache
+    keys instead of reading every file again; a changed test file still re-runs them."""
+    root = _write(
+        tmp_path,
+        {
+            "pyproject.toml": '[tool.pytest.ini_options]\nmarkers = ["slow: long"]\n',
+            "tests/test_a.py": "import pytest\n\n\n@pytest.mark.slow\ndef test_a():\n    pass\n",
+            "src/m.py": "x = 1\n",
+        },
+    )
+
+    def markers() -> list[tuple[str, int]]:
+        r = _cli("check", "--select", "ML795", "--output-format", "json", ".", cwd=root)
+        return [(d["filename"], d["line"]) for d in json.loads(r.stdout)]
+
+    assert markers() == []
+    assert markers() == []  # warm: every file hit, the project result came from the cache
+    (root / "tests" / "test_a.py").write_text(
+        "import pytest\n\n\n@pytest.mark.gpu\ndef test_a():\n    pass\n"
+    )
+    assert markers() == [("tests/test_a.py", 4)]
+    assert markers() == [("tests/test_a.py", 4)]
+    (root / "tests" / "test_a.py").write_text("import pytest\n\n\ndef test_a():\n    pass\n")
+    assert markers() == []
+    # in process: the project key reads no Python file (the lookups' keys cover them)
+    from mllint.cli import main
+    from mllint.project import cache as project_cache
+
+    hashed: list[str] = []
+    real_hash = project_cache._hash_file
+
+    def spy(h: object, path: Path) -> None:
+        hashed.append(path.name)
+        real_hash(h, path)
+
+    monkeypatch.setattr(project_cache, "_hash_file", spy)
+    monkeypatch.chdir(root)
+    assert main(["check", "--select", "ML795", "--output-format", "json", "."]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert hashed == ["pyproject.toml"]
+    # a --project-only run (no per-file lookups) hashes the files and agrees
+    r = _cli(
+        "check", "--project-only", "--select", "ML795", "--output-format", "json", ".", cwd=root
+    )
+    assert json.loads(r.stdout) == []

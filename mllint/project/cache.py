@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,10 @@ def key(
     codes: Sequence[str],
     python: Sequence[tuple[Path, str, str]],
     want_edits: bool,
+    known: Mapping[str, str] | None = None,
 ) -> str:
+    """``known``: relpath -> a key already covering the file's bytes (the per-file cache
+    key it was looked up under), used instead of reading and hashing the file again."""
     h = hashlib.sha256()
     h.update(f"{__version__}\0{settings!r}\0{sorted(codes)}\0{want_edits}\0".encode())
     for name in _FILES:
@@ -82,9 +85,14 @@ def key(
     for d in (root, root / "src"):
         with contextlib.suppress(OSError):
             h.update(("\0".join(sorted(os.listdir(d)))).encode() + b"\1")
+    known = known or {}
     for path, rel, display in sorted(python, key=lambda x: x[1]):
         h.update(f"{rel}\0{display}\0".encode())
-        _hash_file(h, path)
+        lookup = known.get(rel)
+        if lookup is not None:
+            h.update(b"key:" + lookup.encode())
+        else:
+            _hash_file(h, path)
     return h.hexdigest()
 
 

@@ -59,7 +59,10 @@ def check_outcomes(
         from mllint.runner import discover
 
         files = discover([root], settings).files
+    from mllint.runner import LOOKUP_KEYS
+
     python: list[tuple[Path, str, str]] = []
+    known: dict[str, str] = {}  # relpath -> the file's per-file cache key of this run
     for sf in files:
         absolute = Path(os.path.abspath(sf.path))
         try:
@@ -67,9 +70,12 @@ def check_outcomes(
         except ValueError:
             continue
         python.append((absolute, rel, sf.display))
+        lookup = LOOKUP_KEYS.get(sf.path)
+        if lookup is not None:
+            known[rel] = lookup
     key = None
     if cache_root is not None and not options.fix:
-        key = project_cache.key(root, settings, codes, python, options.want_edits)
+        key = project_cache.key(root, settings, codes, python, options.want_edits, known)
         hit = project_cache.load(cache_root, key)
         if hit is not None:
             return _decode(hit)
