@@ -602,7 +602,8 @@ def run(
                 done = _check(pending, settings, options, jobs, cache)
     finally:
         if helpers is not None:
-            helpers.shutdown(wait=False, cancel_futures=True)
+            # no cancel_futures, for the same reason as in _check_in
+            helpers.shutdown(wait=False)
     for i, outcome in zip(todo, done, strict=True):
         outcomes[i] = outcome
     return [o for o in outcomes if o is not None]
@@ -647,11 +648,25 @@ def _start_helpers(workers: int) -> ProcessPoolExecutor | None:
 
 def _helper_init(parent: int) -> None:
     _worker_init(parent)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        # Ctrl-C reaches the whole process group; the main process reports it. A helper
+        # interrupted while importing or waiting for work would print the pool's traceback
+        signal.signal(signal.SIGINT, _interrupted_helper)
     import mllint.api  # noqa: F401  -- libcst and the engine
     from mllint.rule import per_file_rules
 
     per_file_rules()
     gc.freeze()
+
+
+def _interrupted_helper(signum: int, frame: object) -> None:
+    """A helper's Ctrl-C: remove the temporary file of a write in progress (the target
+    keeps its original bytes, or has all of the fixed ones if the rename happened), then
+    end at once, without a traceback."""
+    for tmp in list(_PENDING_TMP):
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+    os._exit(128 + signum)
 
 
 def _check_in(
@@ -667,9 +682,13 @@ def _check_in(
 
     ordered = sorted(pending, key=_size, reverse=True)
     cache_dir = cache.root if cache is not None else None
+    # submit + result, not map: on Ctrl-C map cancels the pending futures, and the pool's
+    # thread then fails to mark them broken when the interrupted helpers end (an
+    # InvalidStateError traceback on Python 3.11)
     try:
-        results = list(pool.map(_worker, [(f, settings, options, cache_dir) for f in ordered]))
-    except BrokenProcessPool:
+        futures = [pool.submit(_worker, (f, settings, options, cache_dir)) for f in ordered]
+        results = [fut.result() for fut in futures]
+    except BrokenProcessPool:  # also raised by submit when the helpers already died
         return None
     by_path = {o.result.filename: o for o in results}
     return [by_path[f.display] for f in pending]

@@ -193,3 +193,56 @@ def test_helpers_end_when_the_main_process_is_killed(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_ctrl_c_during_a_helpers_run_is_reported_once(tmp_path: Path) -> None:
+    """Ctrl-C reaches the whole process group: the main process says it was interrupted and
+    exits 130; the helpers end without printing a traceback."""
+    import os
+    import signal
+    import time
+
+    root = _tree(tmp_path)
+    _instrumented(root)
+    _touch(root, ["pkg1/m001.py"], NAN_SOURCE)
+    pids = tmp_path / "helpers.txt"
+    code = textwrap.dedent(
+        f"""\
+        import os, signal, sys, time
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        import mllint.runner as runner
+        _init = runner._helper_init
+        def slow_init(parent):
+            _init(parent)
+            with open({str(pids)!r}, "a") as fh:
+                fh.write(f"{{os.getpid()}}\\n")
+            time.sleep(60)
+        runner._helper_init = slow_init
+        import mllint.cli
+        sys.exit(mllint.cli.main(["check", "-q", *{PACKAGES!r}]))
+        """
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if pids.exists() and len(pids.read_text().split()) == 2:
+                break
+            time.sleep(0.05)
+        assert len(pids.read_text().split()) == 2
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert "mllint: interrupted" in err
+    assert "Traceback" not in err, err
