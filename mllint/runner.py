@@ -598,6 +598,9 @@ def run(
         if helpers is not None and (jobs <= HELPERS or not _pool_worthy(pending, jobs)):
             done = _check_in(helpers, pending, settings, options, cache)
         if done is None:
+            if helpers is not None:  # not used, or broken: let them go before a pool starts
+                helpers.shutdown(wait=False)
+                helpers = None
             with _manual_gc():
                 done = _check(pending, settings, options, jobs, cache)
     finally:

@@ -246,3 +246,21 @@ def test_ctrl_c_during_a_helpers_run_is_reported_once(tmp_path: Path) -> None:
     assert proc.returncode == 130, err
     assert "mllint: interrupted" in err
     assert "Traceback" not in err, err
+
+
+def test_many_misses_with_more_jobs_go_to_the_full_pool(tmp_path: Path) -> None:
+    """Helpers start at the first miss; when the misses turn out to be many (a settings or
+    branch change) and more jobs are allowed than there are helpers, the helpers are let go
+    and the usual pool of -j workers checks them. Same results as a fresh run."""
+    root = _tree(tmp_path)
+    _instrumented(root)
+    padding = "".join(f"# filler line {k} to make the file bigger\n" for k in range(60))
+    names = [f"pkg{i % 4}/m{i:03d}.py" for i in range(1, 121)]
+    for name in names:
+        (root / name).write_text(NAN_SOURCE + padding)
+    got, facts = _instrumented(root, "-j", "4")
+    assert facts["helpers"] == [2]
+    assert facts["libcst_in_main"] is True  # the main process imported for the pool
+    assert got == _fresh(root)
+    untouched_with_findings = [i for i in range(0, N_FILES, 25) if not 1 <= i <= 120]
+    assert len(got) == 2 * (len(names) + len(untouched_with_findings))
