@@ -6,10 +6,14 @@ through them, and if they break the main process checks the files itself."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -135,74 +139,11 @@ def test_broken_helpers_fall_back_to_the_main_process(tmp_path: Path) -> None:
     assert got == _fresh(root)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_helpers_end_when_the_main_process_is_killed(tmp_path: Path) -> None:
-    """SIGKILL to the main process alone (an OOM kill, a CI runner cleaning up) must not
-    leave helpers behind: they are tied to it and end with it."""
-    import os
-    import signal
-    import time
-
-    root = _tree(tmp_path)
-    _instrumented(root)
-    _touch(root, ["pkg1/m001.py"], NAN_SOURCE)
-    pids = tmp_path / "helpers.txt"
-    code = textwrap.dedent(
-        f"""\
-        import os, time
-        import mllint.runner as runner
-        _init = runner._helper_init
-        def slow_init(parent):
-            _init(parent)
-            with open({str(pids)!r}, "a") as fh:
-                fh.write(f"{{os.getpid()}}\\n")
-            time.sleep(60)  # a helper still busy when its parent dies
-        runner._helper_init = slow_init
-        import mllint.cli
-        mllint.cli.main(["check", "-q", *{PACKAGES!r}])
-        """
-    )
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=root)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if pids.exists() and len(pids.read_text().split()) == 2:
-                break
-            time.sleep(0.05)
-        helpers = [int(p) for p in pids.read_text().split()]
-        assert len(helpers) == 2
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(30)
-
-        def alive(pid: int) -> bool:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return False
-            # a zombie (dead, not yet reaped by init) counts as gone
-            try:
-                with open(f"/proc/{pid}/stat") as fh:
-                    return fh.read().split(")")[-1].split()[0] != "Z"
-            except FileNotFoundError:
-                return False
-
-        deadline = time.monotonic() + 10
-        while any(alive(p) for p in helpers) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not [p for p in helpers if alive(p)]
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_ctrl_c_during_a_helpers_run_is_reported_once(tmp_path: Path) -> None:
-    """Ctrl-C reaches the whole process group: the main process says it was interrupted and
-    exits 130; the helpers end without printing a traceback."""
-    import os
-    import signal
-    import time
-
+def _start_with_busy_helpers(
+    tmp_path: Path, **popen: Any
+) -> tuple[subprocess.Popen[str], list[int]]:
+    """A run whose two helpers, once started, report their pids and then stay busy (as if
+    importing or checking a large file): (the main process, the helper pids)."""
     root = _tree(tmp_path)
     _instrumented(root)
     _touch(root, ["pkg1/m001.py"], NAN_SOURCE)
@@ -213,31 +154,65 @@ def test_ctrl_c_during_a_helpers_run_is_reported_once(tmp_path: Path) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         import mllint.runner as runner
         _init = runner._helper_init
-        def slow_init(parent):
+        def busy_init(parent):
             _init(parent)
             with open({str(pids)!r}, "a") as fh:
                 fh.write(f"{{os.getpid()}}\\n")
             time.sleep(60)
-        runner._helper_init = slow_init
+        runner._helper_init = busy_init
         import mllint.cli
         sys.exit(mllint.cli.main(["check", "-q", *{PACKAGES!r}]))
         """
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code],
-        cwd=root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=root, text=True, **popen)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if pids.exists() and len(pids.read_text().split()) == 2:
+            break
+        time.sleep(0.05)
+    return proc, [int(p) for p in pids.read_text().split()] if pids.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (dead, not yet reaped by init) counts as gone
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_helpers_end_when_the_main_process_is_killed(tmp_path: Path) -> None:
+    """SIGKILL to the main process alone (an OOM kill, a CI runner cleaning up) must not
+    leave helpers behind: they are tied to it and end with it."""
+    proc, helpers = _start_with_busy_helpers(tmp_path)
+    try:
+        assert len(helpers) == 2
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+        deadline = time.monotonic() + 10
+        while any(_alive(p) for p in helpers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [p for p in helpers if _alive(p)]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_ctrl_c_during_a_helpers_run_is_reported_once(tmp_path: Path) -> None:
+    """Ctrl-C reaches the whole process group: the main process says it was interrupted and
+    exits 130; the helpers end without printing a traceback."""
+    proc, helpers = _start_with_busy_helpers(
+        tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
     )
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if pids.exists() and len(pids.read_text().split()) == 2:
-                break
-            time.sleep(0.05)
-        assert len(pids.read_text().split()) == 2
+        assert len(helpers) == 2
         os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     finally:
@@ -246,6 +221,7 @@ def test_ctrl_c_during_a_helpers_run_is_reported_once(tmp_path: Path) -> None:
     assert proc.returncode == 130, err
     assert "mllint: interrupted" in err
     assert "Traceback" not in err, err
+    assert not [p for p in helpers if _alive(p)]
 
 
 def test_many_misses_with_more_jobs_go_to_the_full_pool(tmp_path: Path) -> None:

@@ -194,42 +194,30 @@ def test_ml902_single_reasons() -> None:
     assert v.message.startswith("Retry loop sleeps a constant 2s; bound the attempts")
 
 
-def test_ml902_bounded_with_backoff_is_fine() -> None:
-    src = """\
-        import random
-        import time
+BACKOFF = """\
+    import random
+    import time
 
-        def embed(client, texts):
-            attempt = 0
-            while True:
-                try:
-                    return client.embed(texts)
-                except ConnectionError:
-                    attempt += 1
-                    if attempt > 4:
-                        raise
-                    time.sleep(2**attempt + random.random())
-        """
-    assert _run(src, "ML902").violations == []
+    def embed(client, texts):
+        attempt = 0
+        while True:
+            try:
+                return client.embed(texts)
+            except ConnectionError:
+                attempt += 1
+                if attempt > 4:
+                    raise
+                time.sleep(2**attempt + random.random())
+    """
+
+
+def test_ml902_bounded_with_backoff_is_fine() -> None:
+    assert _run(BACKOFF, "ML902").violations == []
 
 
 def test_ml902_budget_test_that_is_a_bare_name() -> None:
-    src = """\
-        import random
-        import time
-
-        def embed(client, texts):
-            attempt = 0
-            while True:
-                try:
-                    return client.embed(texts)
-                except ConnectionError:
-                    attempt += 1
-                    done = attempt > 4
-                    if done:
-                        raise
-                    time.sleep(2**attempt + random.random())
-        """
+    src = BACKOFF.replace("if attempt > 4:", "done = attempt > 4\n                if done:")
+    assert "                if done:\n" in src
     assert _run(src, "ML902").violations == []
 
 
