@@ -29,6 +29,7 @@ from typing import Any, Literal, TypeVar, overload
 __all__ = [
     "Scan",
     "absolute_module",
+    "int_literal",
     "qualified_names",
     "scan_source",
     "scope_statements",
@@ -127,6 +128,18 @@ def terminal_name(expr: ast.AST) -> str | None:
         return expr.id
     if isinstance(expr, ast.Attribute):
         return expr.attr
+    return None
+
+
+def int_literal(node: ast.AST | None) -> int | None:
+    """The value of an int literal with an optional unary minus/plus (``cstutil.int_value``
+    on ``ast``), else None; bools are not ints here."""
+    sign = 1
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        sign = -1 if isinstance(node.op, ast.USub) else 1
+        node = node.operand
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return sign * node.value
     return None
 
 

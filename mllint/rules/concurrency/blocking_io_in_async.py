@@ -453,20 +453,6 @@ def _arg(call: ast.Call, keywords: tuple[str, ...], position: int | None) -> ast
     return None
 
 
-def _int_literal(node: ast.AST) -> int | None:
-    """``mllint.semantics.cstutil.int_value`` on ``ast``: an int literal, optionally signed."""
-    sign = 1
-    if isinstance(node, ast.UnaryOp):
-        if isinstance(node.op, ast.USub):
-            sign = -1
-        elif not isinstance(node.op, ast.UAdd):
-            return None
-        node = node.operand
-    if isinstance(node, ast.Constant) and type(node.value) is int:
-        return sign * node.value
-    return None
-
-
 def _context_attr_calls(scan: Scan, attr: str) -> list[ast.Call]:
     """``<ctx>.Pool(...)``/``<ctx>.Process(...)`` where ``<ctx>`` may be a
     ``multiprocessing.get_context(...)`` call or a name bound from one."""

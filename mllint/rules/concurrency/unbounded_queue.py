@@ -8,9 +8,9 @@ from typing import Any
 
 import libcst as cst
 
-from mllint.prescan import Scan
+from mllint.prescan import Scan, int_literal
 from mllint.rule import Rule
-from mllint.rules.concurrency.blocking_io_in_async import _arg, _int_literal, _qual_calls
+from mllint.rules.concurrency.blocking_io_in_async import _arg, _qual_calls
 from mllint.semantics.context import FileFacts
 from mllint.semantics.cstutil import call_arg, has_star_args, int_value
 
@@ -76,7 +76,7 @@ class UnboundedQueue(Rule):
             arg = _arg(c, ("maxsize",), 0)
             if arg is None:
                 return True
-            value = _int_literal(arg)
+            value = int_literal(arg)
             if value is not None and value <= 0:
                 return True
         return False

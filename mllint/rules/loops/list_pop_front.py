@@ -8,7 +8,7 @@ from typing import Any
 
 import libcst as cst
 
-from mllint.prescan import Scan
+from mllint.prescan import Scan, int_literal
 from mllint.rule import Fix, FixSafety, Rule
 from mllint.rules.loops.list_membership import list_keys, within_loops
 from mllint.semantics import kinds as K
@@ -83,12 +83,12 @@ class ListPopFrontInLoop(Rule):
             args = call.args
             n = len(args) + len(call.keywords)
             if func.attr == "pop":
-                ok = n == 1 and len(args) == 1 and _zero(args[0])
+                ok = n == 1 and len(args) == 1 and int_literal(args[0]) == 0
             else:
                 ok = (
                     n == 2
                     and len(args) == 2
-                    and _zero(args[0])
+                    and int_literal(args[0]) == 0
                     and not isinstance(args[1], ast.Starred)
                 )
             if ok:
@@ -98,7 +98,7 @@ class ListPopFrontInLoop(Rule):
                 if (
                     isinstance(t, ast.Subscript)
                     and isinstance(t.value, ast.Name)
-                    and _zero(t.slice)
+                    and int_literal(t.slice) == 0
                 ):
                     found.append((d, t.value.id))
         if not found:
@@ -299,10 +299,3 @@ def _inside_nested_scope(
             return True
         cur = parents.get(id(cur))
     return False
-
-
-def _zero(node: ast.AST) -> bool:
-    """An int literal 0, with an optional unary minus/plus (cstutil.int_value on ``ast``)."""
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        node = node.operand
-    return isinstance(node, ast.Constant) and type(node.value) is int and node.value == 0

@@ -8,7 +8,7 @@ from typing import Any
 
 import libcst as cst
 
-from mllint.prescan import Scan
+from mllint.prescan import Scan, int_literal
 from mllint.rule import Fix, FixSafety, Rule
 from mllint.rules.numerics.float_equality import _calls_named, _imports_of
 from mllint.semantics import kinds as K
@@ -112,7 +112,7 @@ class FullSortForTopk(Rule):
             s = sub.slice
             if not isinstance(s, ast.Slice) or s.step is not None:
                 continue
-            head = s.upper is not None and (s.lower is None or _ast_int(s.lower) == 0)
+            head = s.upper is not None and (s.lower is None or int_literal(s.lower) == 0)
             tail = (
                 s.upper is None
                 and isinstance(s.lower, ast.UnaryOp)
@@ -307,14 +307,3 @@ _AST_SORT_NAMES = frozenset({"sorted", "sort", "argsort"})
 _AST_SORT_QUALNAMES = frozenset(
     {"builtins.sorted", "numpy.argsort", "numpy.sort", "torch.sort", "torch.argsort"}
 )
-
-
-def _ast_int(node: ast.expr) -> int | None:
-    """``int_value`` on an ``ast`` node."""
-    sign = 1
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        sign = -1 if isinstance(node.op, ast.USub) else 1
-        node = node.operand
-    if isinstance(node, ast.Constant) and type(node.value) is int:
-        return sign * node.value
-    return None

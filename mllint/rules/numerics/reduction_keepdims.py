@@ -9,7 +9,7 @@ from typing import Any
 
 import libcst as cst
 
-from mllint.prescan import Scan
+from mllint.prescan import Scan, int_literal
 from mllint.rule import Fix, FixSafety, Rule
 from mllint.rules.numerics.float_equality import _bound_values, _calls_named, _imports_of
 from mllint.semantics import kinds as K
@@ -782,24 +782,15 @@ class _SameCode:
         return found
 
 
-def _ast_int(node: ast.expr) -> int | None:
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        value = _ast_int(node.operand) if isinstance(node.operand, ast.Constant) else None
-        return None if value is None else (-value if isinstance(node.op, ast.USub) else value)
-    if isinstance(node, ast.Constant) and type(node.value) is int:
-        return node.value
-    return None
-
-
 def _ast_literal_axes(node: ast.expr) -> tuple[int, ...] | None:
     """``_literal_axes`` on an ``ast`` node."""
-    single = _ast_int(node)
+    single = int_literal(node)
     if single is not None:
         return (single,)
     if isinstance(node, (ast.Tuple, ast.List)) and node.elts:
         out: list[int] = []
         for el in node.elts:
-            v = _ast_int(el)
+            v = int_literal(el)
             if v is None:
                 return None
             out.append(v)
