@@ -337,22 +337,9 @@ class FloatEquality(Rule):
             return False
         q = self.ctx.qualname(node.func)
         if q is not None:
-            mod, _, last = q.rpartition(".")
-            if q == "builtins.float":
-                return True
-            if mod == "math":
-                return last in _MATH_FLOAT_FUNCS
-            if mod == "statistics":
-                return last in _STATISTICS_FUNCS
-            if mod == "numpy" and last in _NUMPY_REDUCTIONS:
-                return call_arg(node, "axis", position=1) is None
-            if q == "numpy.linalg.norm":
-                return call_arg(node, "axis", position=2) is None
-            if mod == "torch" and last in _TORCH_REDUCTIONS:
-                return call_arg(node, "dim", position=1) is None
-            if q.startswith("sklearn.metrics."):
-                return last.endswith(("_score", "_error", "_loss")) or last == "matthews_corrcoef"
-            return False
+            return _float_qualname(
+                q, lambda keyword, position: call_arg(node, keyword, position=position) is not None
+            )
         func = node.func
         if isinstance(func, cst.Attribute):
             method = func.attr.value
@@ -898,7 +885,10 @@ class _FloatEqualityGate:
                 return True
         else:
             return False
-        return any(_float_qualname(q, call) for q in self.imports.qualnames(func))
+        return any(
+            _float_qualname(q, lambda keyword, position: _ast_call_arg(call, keyword, position))
+            for q in self.imports.qualnames(func)
+        )
 
     def metric_like(self, node: ast.expr) -> bool:
         if isinstance(node, ast.Name):
@@ -1038,8 +1028,10 @@ _AST_EXCLUDED_SHAPES = (
 )  # fmt: skip
 
 
-def _float_qualname(q: str, call: ast.Call) -> bool:
-    """``_float_evidence`` of a call whose callee resolves to ``q``."""
+def _float_qualname(q: str, has_arg: Callable[[str, int], bool]) -> bool:
+    """Whether a call whose callee resolves to ``q`` returns a float (the rule's
+    ``_float_evidence`` and its gate): ``has_arg(keyword, position)`` tells whether the call
+    passes that argument (a reduction over an axis returns an array, not a float)."""
     mod, _, last = q.rpartition(".")
     if q == "builtins.float":
         return True
@@ -1048,11 +1040,11 @@ def _float_qualname(q: str, call: ast.Call) -> bool:
     if mod == "statistics":
         return last in _STATISTICS_FUNCS
     if mod == "numpy" and last in _NUMPY_REDUCTIONS:
-        return not _ast_call_arg(call, "axis", 1)
+        return not has_arg("axis", 1)
     if q == "numpy.linalg.norm":
-        return not _ast_call_arg(call, "axis", 2)
+        return not has_arg("axis", 2)
     if mod == "torch" and last in _TORCH_REDUCTIONS:
-        return not _ast_call_arg(call, "dim", 1)
+        return not has_arg("dim", 1)
     if q.startswith("sklearn.metrics."):
         return last.endswith(("_score", "_error", "_loss")) or last == "matthews_corrcoef"
     return False
