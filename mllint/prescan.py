@@ -29,6 +29,7 @@ from typing import Any, Literal, TypeVar, overload
 __all__ = [
     "Scan",
     "absolute_module",
+    "assign_pairs",
     "int_literal",
     "qualified_names",
     "scan_source",
@@ -129,6 +130,23 @@ def terminal_name(expr: ast.AST) -> str | None:
     if isinstance(expr, ast.Attribute):
         return expr.attr
     return None
+
+
+def assign_pairs(
+    target: ast.expr, value: ast.expr, out: list[tuple[ast.expr, ast.expr]]
+) -> list[tuple[ast.expr, ast.expr]]:
+    """The (target, value) pairs an assignment binds with a value, as
+    ``scopes._Builder.assign_target`` sees them: ``a, b = x, y`` binds a to x and b to y;
+    starred elements and other unpackings bind no value. Appends to ``out`` and returns it."""
+    if isinstance(target, (ast.Tuple, ast.List)):
+        elts = target.elts
+        if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(elts):
+            for t, v in zip(elts, value.elts, strict=True):
+                if not isinstance(t, ast.Starred) and not isinstance(v, ast.Starred):
+                    assign_pairs(t, v, out)
+    else:
+        out.append((target, value))
+    return out
 
 
 def int_literal(node: ast.AST | None) -> int | None:

@@ -11,7 +11,7 @@ from typing import Any
 import libcst as cst
 
 from mllint.positions import LineIndex, node_offsets, trim_range
-from mllint.prescan import COMPREHENSION_TYPES, Scan, absolute_module
+from mllint.prescan import COMPREHENSION_TYPES, Scan, absolute_module, assign_pairs
 from mllint.prescan import start_pos as _pos
 from mllint.rule import Rule
 from mllint.semantics import kinds as K
@@ -337,20 +337,6 @@ _PARTIAL_NAMES = frozenset(q.rpartition(".")[2] for q in _PARTIAL_CONSUMERS)
 
 
 _AST_DISPLAYS = (ast.Tuple, ast.List)
-
-
-def assign_pairs(target: ast.expr, value: ast.expr, out: list[tuple[ast.expr, ast.expr]]) -> None:
-    """The (target, value) pairs an assignment binds with a value, as
-    ``scopes._Builder.assign_target`` sees them: ``a, b = x, y`` binds a to x and b to y;
-    starred elements and other unpackings bind no value."""
-    if isinstance(target, _AST_DISPLAYS):
-        elts = target.elts
-        if isinstance(value, _AST_DISPLAYS) and len(value.elts) == len(elts):
-            for t, v in zip(elts, value.elts, strict=True):
-                if not isinstance(t, ast.Starred) and not isinstance(v, ast.Starred):
-                    assign_pairs(t, v, out)
-    else:
-        out.append((target, value))
 
 
 def _iterator_names(scan: Scan, facts: FileFacts) -> list[ast.Name]:

@@ -8,12 +8,9 @@ from typing import Any
 
 import libcst as cst
 
-from mllint.prescan import Scan
+from mllint.prescan import Scan, assign_pairs
 from mllint.rule import Rule
-from mllint.rules.general.exhausted_iterator_reused import (
-    assign_pairs,
-    in_loop_by_position,
-)
+from mllint.rules.general.exhausted_iterator_reused import in_loop_by_position
 from mllint.semantics import kinds as K
 from mllint.semantics.context import FileFacts
 from mllint.semantics.scopes import Binding

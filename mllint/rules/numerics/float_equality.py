@@ -12,7 +12,7 @@ from typing import Any
 
 import libcst as cst
 
-from mllint.prescan import Scan, dotted_name, qualified_names, terminal_name
+from mllint.prescan import Scan, assign_pairs, dotted_name, qualified_names, terminal_name
 from mllint.prescan import start_pos as _pos
 from mllint.rule import Fix, FixSafety, Option, Rule
 from mllint.semantics import kinds as K
@@ -1110,38 +1110,17 @@ def _bound_values(scan: Scan, wanted: Callable[[ast.expr], bool]) -> dict[str, l
     name to as a whole (the semantic model's "assign"/"annassign" bindings that are not
     ``unpacked``): ``x = v``, ``x: T = v``, and ``a, b = v, w`` element by element."""
     out: dict[str, list[ast.expr]] = {}
+    pairs: list[tuple[ast.expr, ast.expr]] = []
     for a in scan.of(ast.Assign):
-        value = a.value
         for t in a.targets:
-            if isinstance(t, ast.Name):
-                if wanted(value):
-                    out.setdefault(t.id, []).append(value)
-            elif isinstance(t, (ast.Tuple, ast.List)):
-                _bind_elements(t, value, wanted, out)
+            assign_pairs(t, a.value, pairs)
     for an in scan.of(ast.AnnAssign):
-        if an.value is not None and isinstance(an.target, ast.Name) and wanted(an.value):
-            out.setdefault(an.target.id, []).append(an.value)
+        if an.value is not None:
+            pairs.append((an.target, an.value))
+    for target, value in pairs:
+        if isinstance(target, ast.Name) and wanted(value):
+            out.setdefault(target.id, []).append(value)
     return out
-
-
-def _bind_elements(
-    target: ast.Tuple | ast.List,
-    value: ast.expr,
-    wanted: Callable[[ast.expr], bool],
-    out: dict[str, list[ast.expr]],
-) -> None:
-    """``Builder.assign_target``: a tuple target takes the elements of a tuple value of the
-    same length (others are unpacked, with no value of their own)."""
-    if not isinstance(value, (ast.Tuple, ast.List)) or len(value.elts) != len(target.elts):
-        return
-    for el, sub in zip(target.elts, value.elts, strict=True):
-        if isinstance(sub, ast.Starred):
-            continue
-        if isinstance(el, ast.Name):
-            if wanted(sub):
-                out.setdefault(el.id, []).append(sub)
-        elif isinstance(el, (ast.Tuple, ast.List)):
-            _bind_elements(el, sub, wanted, out)
 
 
 def _imports_of(scan: Scan, facts: FileFacts) -> _Imports:

@@ -10,7 +10,7 @@ from typing import Any
 
 import libcst as cst
 
-from mllint.prescan import Scan, walk
+from mllint.prescan import Scan, assign_pairs, walk
 from mllint.rule import Fix, FixSafety, Option, Rule
 from mllint.semantics import kinds as K
 from mllint.semantics.context import FileFacts
@@ -597,9 +597,15 @@ class _Kinds:
                 bucket.append((False, ann.value))
         for w in scan.of(ast.NamedExpr):
             index.setdefault((False, w.target.id), []).append((False, w.value))
+        pairs: list[tuple[ast.expr, ast.expr]] = []
         for node in scan.of(ast.Assign):
             for t in node.targets:
-                _index_binding(t, node.value, index)
+                assign_pairs(t, node.value, pairs)  # `a, b = x, y` binds element-wise
+        for bound, value in pairs:
+            if isinstance(bound, ast.Name):
+                index.setdefault((False, bound.id), []).append((False, value))
+            elif isinstance(bound, ast.Attribute):
+                index.setdefault((True, bound.attr), []).append((False, value))
         self._index = index
         self._memo: dict[tuple[bool, str], bool] = {}
         #: keys being judged -> their depth; the lowest depth a judgement ran into
@@ -679,27 +685,6 @@ def _kinds(scan: Scan) -> _Kinds:
     return scan.memo(_KEY_KINDS, lambda: _Kinds(scan))
 
 
-def _index_binding(
-    target: ast.expr,
-    value: ast.expr,
-    index: dict[tuple[bool, str], list[tuple[bool, ast.expr]]],
-) -> None:
-    """scopes.assign_target: a tuple target takes its elements from a tuple value of the
-    same length; other unpacked names have no value, hence no kind."""
-    if isinstance(target, ast.Name):
-        index.setdefault((False, target.id), []).append((False, value))
-    elif isinstance(target, ast.Attribute):
-        index.setdefault((True, target.attr), []).append((False, value))
-    elif (
-        isinstance(target, (ast.Tuple, ast.List))
-        and isinstance(value, (ast.Tuple, ast.List))
-        and len(target.elts) == len(value.elts)
-    ):
-        for t, v in zip(target.elts, value.elts, strict=True):
-            if not isinstance(t, ast.Starred) and not isinstance(v, ast.Starred):
-                _index_binding(t, v, index)
-
-
 def _pandas_annotation(ann: ast.expr, pandas_names: frozenset[str]) -> bool:
     """An annotation that may resolve to ``pandas.DataFrame``/``pandas.Series``: it names
     ``DataFrame``/``Series`` or a name imported from pandas, or holds a string."""
@@ -753,28 +738,16 @@ def _ast_is_mask(node: ast.AST) -> bool:
     return False
 
 
-def _bind_mask_target(target: ast.expr, value: ast.expr, out: set[str]) -> None:
-    if isinstance(target, ast.Name):
-        if _ast_is_mask(value):
-            out.add(target.id)
-    elif (
-        isinstance(target, (ast.Tuple, ast.List))
-        and isinstance(value, (ast.Tuple, ast.List))
-        and len(target.elts) == len(value.elts)
-    ):
-        for t, v in zip(target.elts, value.elts, strict=True):
-            if not isinstance(t, ast.Starred) and not isinstance(v, ast.Starred):
-                _bind_mask_target(t, v, out)
-
-
 def _mask_names(scan: Scan) -> frozenset[str]:
     """Names with at least one plain (or annotated) assignment of a mask expression."""
 
     def build() -> frozenset[str]:
         out: set[str] = set()
+        pairs: list[tuple[ast.expr, ast.expr]] = []
         for node in scan.of(ast.Assign):
             for target in node.targets:
-                _bind_mask_target(target, node.value, out)
+                assign_pairs(target, node.value, pairs)
+        out.update(t.id for t, v in pairs if isinstance(t, ast.Name) and _ast_is_mask(v))
         for ann in scan.of(ast.AnnAssign):
             if (
                 ann.value is not None
