@@ -40,6 +40,13 @@ FRAMEWORK_MODEL_PREFIXES = (
 )
 
 
+def may_subclass_sklearn(source: str) -> bool:
+    """The text pre-scan of the estimator-class rules (ML502-ML504): the file names sklearn,
+    or imports relatively. Inside scikit-learn (or a package vendoring it) the base classes
+    come in as ``from ..base import BaseEstimator``; the ast gates resolve those."""
+    return "sklearn" in source or "from ." in source
+
+
 def is_sklearn_base(q: str) -> bool:
     """``sklearn.base.BaseEstimator``, ``sklearn.base.*Mixin`` or a public estimator class."""
     if q == "sklearn.base.BaseEstimator":

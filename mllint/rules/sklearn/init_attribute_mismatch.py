@@ -24,6 +24,7 @@ from mllint.semantics.cstutil import dotted_name
 from mllint.semantics.estimators import (
     estimator_init,
     init_params,
+    may_subclass_sklearn,
     self_attribute_refs,
 )
 from mllint.semantics.scopes import ClassInfo
@@ -111,9 +112,7 @@ class InitAttributeMismatch(Rule):
 
     @classmethod
     def can_match(cls, source: str) -> bool:
-        # inside scikit-learn (or a package vendoring it) the base classes come in through
-        # relative imports (`from ..base import BaseEstimator`): the ast gate resolves them
-        return "sklearn" in source or "from ." in source
+        return may_subclass_sklearn(source)
 
     @classmethod
     def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:

@@ -21,7 +21,7 @@ from mllint.rules.sklearn.unseeded_split import (
 )
 from mllint.semantics.context import FileContext, FileFacts
 from mllint.semantics.cstutil import attr_name, dotted_name
-from mllint.semantics.estimators import estimator_init, init_params
+from mllint.semantics.estimators import estimator_init, init_params, may_subclass_sklearn
 from mllint.semantics.scopes import ClassInfo
 from mllint.semantics.walk import iter_descendants
 
@@ -108,9 +108,7 @@ class InitHasLogic(Rule):
 
     @classmethod
     def can_match(cls, source: str) -> bool:
-        # inside scikit-learn (or a package vendoring it) the base classes come in through
-        # relative imports (`from ..base import BaseEstimator`): the ast gate resolves them
-        return "sklearn" in source or "from ." in source
+        return may_subclass_sklearn(source)
 
     @classmethod
     def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:

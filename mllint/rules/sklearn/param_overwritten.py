@@ -24,6 +24,7 @@ from mllint.semantics.cstutil import string_value
 from mllint.semantics.estimators import (
     init_params,
     is_sklearn_estimator_class,
+    may_subclass_sklearn,
     own_init,
     self_attribute_refs,
 )
@@ -99,9 +100,7 @@ class ParamOverwritten(Rule):
 
     @classmethod
     def can_match(cls, source: str) -> bool:
-        # inside scikit-learn (or a package vendoring it) the base classes come in through
-        # relative imports (`from ..base import BaseEstimator`): the ast gate resolves them
-        return "sklearn" in source or "from ." in source
+        return may_subclass_sklearn(source)
 
     @classmethod
     def ast_gate(cls, scan: Scan, facts: FileFacts, options: Mapping[str, Any]) -> bool:
