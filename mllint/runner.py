@@ -63,7 +63,15 @@ class FileOutcome:
     written: bool = False
 
 
-def _display(path: Path) -> str:
+def _display(path: Path, absolute: str | None = None) -> str:
+    """How a path is shown: relative to the working directory when under it, else as given
+    when absolute. ``absolute``, when known, is ``os.path.abspath(path)``."""
+    if os.sep == "/":  # under the working directory: string operations, no relpath
+        absolute = os.path.abspath(path) if absolute is None else absolute
+        cwd = os.getcwd()
+        prefix = cwd if cwd.endswith("/") else cwd + "/"
+        if absolute.startswith(prefix):
+            return absolute[len(prefix) :]
     try:
         rel = os.path.relpath(path)
     except ValueError:  # pragma: no cover - different drive on Windows
@@ -97,19 +105,13 @@ def discover(paths: Sequence[Path], settings: Settings, force_exclude: bool = Fa
     out = Discovery()
     excludes = (*settings.exclude, *settings.extend_exclude)
     seen: set[str] = set()
-    cwd = os.getcwd()
-    cwd_prefix = cwd if cwd.endswith(os.sep) else cwd + os.sep
 
     def add(p: Path, absolute: str | None = None) -> None:
         key = os.path.abspath(p) if absolute is None else absolute
         if key in seen:
             return
         seen.add(key)
-        if os.sep == "/" and key.startswith(cwd_prefix):
-            display = key[len(cwd_prefix) :]  # what _display computes, without relpath
-        else:
-            display = _display(p)
-        out.files.append(SourceFile(p, display, relpath_to_root(p, settings.root, key)))
+        out.files.append(SourceFile(p, _display(p, key), relpath_to_root(p, settings.root, key)))
 
     def error(p: Path, message: str) -> None:
         out.errors.append(FileResult(_display(p), error=message))
